@@ -1,0 +1,249 @@
+/*  rlogd.c - the node daemon: flag and RLOG_* environment parsing, then one
+    actor (master or secondary) until SIGINT/SIGTERM.
+*/
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "secondary.h"
+#include <czmq.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+
+typedef enum { OPT_STR, OPT_U32, OPT_SIZE, OPT_MS, OPT_RATE, OPT_U64, OPT_FLAG } opt_type_t;
+
+#define FOR_MASTER    1
+#define FOR_SECONDARY 2
+#define FOR_BOTH      3
+
+typedef struct {
+    const char *name; //  flag without "--"; env is RLOG_ + upper-cased name
+    opt_type_t type;
+    size_t offset;
+    int roles;
+    const char *help;
+} option_t;
+
+#define OFF(field) offsetof (config_t, field)
+
+static const option_t s_options[] = {
+    {"replicas", OPT_U32, OFF (replicas), FOR_MASTER, "number of secondaries N (default 2)"},
+    {"quorum", OPT_U32, OFF (quorum), FOR_MASTER,
+     "healthy nodes needed to accept appends (default: majority of N+1)"},
+    {"client", OPT_STR, OFF (client_ep), FOR_BOTH, "client ROUTER endpoint (tcp://*:5555)"},
+    {"pub", OPT_STR, OFF (pub_ep), FOR_MASTER, "replication PUB endpoint (tcp://*:5556)"},
+    {"peer", OPT_STR, OFF (peer_ep), FOR_MASTER, "peer ROUTER endpoint (tcp://*:5557)"},
+    {"id", OPT_STR, OFF (id), FOR_SECONDARY, "this secondary's unique name (required)"},
+    {"master-pub", OPT_STR, OFF (master_pub), FOR_SECONDARY,
+     "master's PUB endpoint (tcp://127.0.0.1:5556)"},
+    {"master-peer", OPT_STR, OFF (master_peer), FOR_SECONDARY,
+     "master's peer endpoint (tcp://127.0.0.1:5557)"},
+    {"heartbeat-ms", OPT_MS, OFF (heartbeat_ms), FOR_BOTH, "heartbeat interval (200)"},
+    {"suspect-ms", OPT_MS, OFF (suspect_ms), FOR_BOTH,
+     "silence before a peer is Suspected (5 heartbeats)"},
+    {"unhealthy-ms", OPT_MS, OFF (unhealthy_ms), FOR_BOTH,
+     "silence before a peer is Unhealthy / the master unreachable (15 heartbeats)"},
+    {"recover-ms", OPT_MS, OFF (recover_ms), FOR_MASTER,
+     "steady contact before an Unhealthy peer is Healthy again (5 heartbeats)"},
+    {"max-msg", OPT_SIZE, OFF (max_msg), FOR_BOTH, "largest message in bytes (1048576)"},
+    {"max-waiters", OPT_SIZE, OFF (max_waiters), FOR_MASTER,
+     "appends parked for their write concern before BUSY (100000)"},
+    {"fetch-max", OPT_SIZE, OFF (fetch_max), FOR_BOTH, "entries per gap-fill request (8192)"},
+    {"holdback", OPT_SIZE, OFF (holdback_max), FOR_SECONDARY,
+     "out-of-order entries held back at most (65536)"},
+    {"delay-ms", OPT_MS, OFF (delay_ms), FOR_SECONDARY,
+     "test knob: entries become visible and are ACKed MS later (0)"},
+    {"fail-rate", OPT_RATE, OFF (fail_rate), FOR_SECONDARY,
+     "test knob: probability of failing after storing: no ACK, re-fetch (0)"},
+    {"drop-rate", OPT_RATE, OFF (drop_rate), FOR_SECONDARY,
+     "test knob: probability of dropping an incoming replication frame (0)"},
+    {"seed", OPT_U64, OFF (seed), FOR_SECONDARY, "seed for the test knobs (0 = random)"},
+    {"verbose", OPT_FLAG, OFF (verbose), FOR_BOTH, "debug logging (also -v)"},
+};
+
+#define OPTION_COUNT (sizeof s_options / sizeof s_options[0])
+
+static void s_usage (FILE *out, int roles)
+{
+    fprintf (out, "usage: rlogd master --replicas N [options]\n"
+                  "       rlogd secondary --id NAME [options]\n\n"
+                  "Runs one rlog node until SIGINT or SIGTERM (then exits 0). Logs go to "
+                  "stderr.\nEvery option also reads RLOG_<NAME> from the environment "
+                  "(e.g. --heartbeat-ms: RLOG_HEARTBEAT_MS);\na flag wins over the "
+                  "environment. The log is held in memory.\n");
+    const char *titles[] = {"", "master options", "secondary options"};
+    for (int role = FOR_MASTER; role <= FOR_SECONDARY; role++) {
+        if (!(roles & role))
+            continue;
+        fprintf (out, "\n%s:\n", titles[role]);
+        for (size_t i = 0; i < OPTION_COUNT; i++)
+            if (s_options[i].roles & role)
+                fprintf (out, "  --%-14s %s\n", s_options[i].name, s_options[i].help);
+    }
+    fprintf (out, "  -h, --help       this text\n");
+}
+
+static int s_set (config_t *cfg, const option_t *opt, const char *value, const char *source)
+{
+    char *end = NULL;
+    void *field = (char *) cfg + opt->offset;
+    errno = 0;
+    if (opt->type == OPT_STR) {
+        if (strlen (value) >= CONFIG_ENDPOINT_MAX || (opt->offset == OFF (id) && strlen (value) > 63)) {
+            fprintf (stderr, "rlogd: %s: value too long\n", source);
+            return -1;
+        }
+        snprintf ((char *) field, opt->offset == OFF (id) ? 64 : CONFIG_ENDPOINT_MAX, "%s", value);
+        return 0;
+    }
+    if (opt->type == OPT_FLAG) {
+        *(bool *) field = !streq (value, "0") && !streq (value, "false") && !streq (value, "");
+        return 0;
+    }
+    if (opt->type == OPT_RATE) {
+        double d = strtod (value, &end);
+        if (errno || end == value || *end || d < 0 || d > 1) {
+            fprintf (stderr, "rlogd: %s: expected a probability 0..1, got '%s'\n", source, value);
+            return -1;
+        }
+        *(double *) field = d;
+        return 0;
+    }
+    if (*value == '-') {
+        fprintf (stderr, "rlogd: %s: expected a non-negative number, got '%s'\n", source, value);
+        return -1;
+    }
+    unsigned long long n = strtoull (value, &end, 10);
+    if (errno || end == value || *end) {
+        fprintf (stderr, "rlogd: %s: expected a number, got '%s'\n", source, value);
+        return -1;
+    }
+    if (opt->type == OPT_U32 && n > UINT32_MAX) {
+        fprintf (stderr, "rlogd: %s: %s is too large\n", source, value);
+        return -1;
+    }
+    if (opt->type == OPT_U32)
+        *(uint32_t *) field = (uint32_t) n;
+    else if (opt->type == OPT_SIZE)
+        *(size_t *) field = (size_t) n;
+    else if (opt->type == OPT_MS)
+        *(int64_t *) field = n > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t) n;
+    else
+        *(uint64_t *) field = (uint64_t) n;
+    return 0;
+}
+
+static int s_parse (config_t *cfg, int role, int argc, char **argv)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (!(s_options[i].roles & role))
+            continue;
+        char env[64] = "RLOG_";
+        for (const char *p = s_options[i].name; *p && strlen (env) < sizeof env - 1; p++) {
+            size_t len = strlen (env);
+            env[len] = *p == '-' ? '_' : (char) toupper ((unsigned char) *p);
+            env[len + 1] = 0;
+        }
+        const char *value = getenv (env);
+        if (value && *value && s_set (cfg, &s_options[i], value, env) != 0)
+            return -1;
+    }
+    for (int arg = 2; arg < argc; arg++) {
+        const char *a = argv[arg];
+        if (streq (a, "-h") || streq (a, "--help")) {
+            s_usage (stdout, role);
+            exit (0);
+        }
+        if (streq (a, "-v")) {
+            cfg->verbose = true;
+            continue;
+        }
+        if (streq (a, "--data-dir") || streq (a, "--fsync")) {
+            fprintf (stderr, "rlogd: %s: durable storage is not in this build; rlog keeps its "
+                             "log in memory\n",
+                     a);
+            return -1;
+        }
+        const option_t *opt = NULL;
+        const char *value = NULL;
+        if (strncmp (a, "--", 2) == 0) {
+            const char *name = a + 2;
+            const char *eq = strchr (name, '=');
+            size_t len = eq ? (size_t) (eq - name) : strlen (name);
+            for (size_t i = 0; i < OPTION_COUNT && !opt; i++)
+                if ((s_options[i].roles & role) && strlen (s_options[i].name) == len
+                    && strncmp (s_options[i].name, name, len) == 0)
+                    opt = &s_options[i];
+            if (opt && eq)
+                value = eq + 1;
+        }
+        if (!opt) {
+            fprintf (stderr, "rlogd: unknown option '%s' for %s (see --help)\n", a, argv[1]);
+            return -1;
+        }
+        if (opt->type == OPT_FLAG && !value)
+            value = "1";
+        if (!value) {
+            if (arg + 1 >= argc) {
+                fprintf (stderr, "rlogd: %s needs a value\n", a);
+                return -1;
+            }
+            value = argv[++arg];
+        }
+        if (s_set (cfg, opt, value, a) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int main (int argc, char **argv)
+{
+    if (argc < 2 || streq (argv[1], "-h") || streq (argv[1], "--help")) {
+        s_usage (argc < 2 ? stderr : stdout, FOR_BOTH);
+        return argc < 2 ? 2 : 0;
+    }
+    bool master = streq (argv[1], "master");
+    if (!master && !streq (argv[1], "secondary")) {
+        fprintf (stderr, "rlogd: unknown role '%s': use master or secondary\n", argv[1]);
+        return 2;
+    }
+    config_t cfg;
+    config_defaults (&cfg, master);
+    char err[256];
+    if (s_parse (&cfg, master ? FOR_MASTER : FOR_SECONDARY, argc, argv) != 0)
+        return 2;
+    if (config_finish (&cfg, master, err, sizeof err) != 0) {
+        fprintf (stderr, "rlogd: %s\n", err);
+        return 2;
+    }
+    log_set_ident (master ? "master" : cfg.id);
+    log_set_verbose (cfg.verbose);
+    zsys_init ();
+    zactor_t *actor = zactor_new (master ? master_actor : secondary_actor, &cfg);
+    if (!actor) {
+        fprintf (stderr, "rlogd: cannot start the %s\n", argv[1]);
+        return 1;
+    }
+    char *status = NULL, *detail = NULL;
+    zstr_recvx (actor, &status, &detail, NULL);
+    int rc = 0;
+    if (!status || !streq (status, "READY")) {
+        log_error ("cannot start: %s", detail ? detail : "interrupted");
+        rc = 1;
+    }
+    zstr_free (&status);
+    zstr_free (&detail);
+    zpoller_t *poller = rc == 0 ? zpoller_new (actor, NULL) : NULL;
+    while (poller && !zsys_interrupted) {
+        //  The actor only speaks when asked; this just waits for a signal.
+        if (zpoller_wait (poller, 200) == actor) {
+            zmsg_t *msg = zmsg_recv (actor);
+            zmsg_destroy (&msg);
+        }
+    }
+    if (rc == 0)
+        log_info ("signal received: shutting down");
+    zpoller_destroy (&poller);
+    zactor_destroy (&actor);
+    return rc;
+}

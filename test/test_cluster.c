@@ -1,0 +1,552 @@
+/*  test_cluster.c - integration tests: real rlogd and logcli processes.
+*/
+#include "harness.h"
+#include "proto.h"
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <pthread.h>
+#include <signal.h>
+
+static h_cluster_t s_cluster;
+
+static void s_teardown (void)
+{
+    h_cluster_destroy (&s_cluster);
+}
+
+TestSuite (cluster, .fini = s_teardown, .timeout = 60.0);
+
+static void s_wait_healthy (int nodes)
+{
+    cr_assert (h_wait_status (&s_cluster.master, h_pred_healthy, &nodes, 10000),
+               "master never saw %d healthy nodes", nodes);
+}
+
+static void s_wait_head (const h_node_t *node, uint64_t head)
+{
+    cr_assert (h_wait_status (node, h_pred_head, &head, 20000), "%s never reached head %llu",
+               node->id, (unsigned long long) head);
+}
+
+static uint64_t s_append (rlog_client_t *client, const char *text, int w, int timeout_ms,
+                          int expect)
+{
+    rlog_append_result_t result;
+    int rc = rlog_client_append (client, text, strlen (text), w, timeout_ms, &result);
+    cr_assert_eq (rc, expect, "append '%s' w=%d: got %d (%s), expected %d", text, w, rc,
+                  rlog_client_error (client), expect);
+    return result.seq;
+}
+
+typedef struct {
+    h_node_t *node;
+    const char *text;
+    int w;
+    int rc;
+    uint64_t seq;
+    volatile bool done;
+} async_append_t;
+
+static void *s_append_thread (void *arg)
+{
+    async_append_t *a = (async_append_t *) arg;
+    rlog_client_t *client = h_client (a->node);
+    rlog_append_result_t result;
+    a->rc = rlog_client_append (client, a->text, strlen (a->text), a->w, 0, &result);
+    a->seq = result.seq;
+    rlog_client_destroy (&client);
+    a->done = true;
+    return NULL;
+}
+
+static void s_assert_list (const h_node_t *node, const char **expect, size_t count)
+{
+    h_list_t list;
+    cr_assert_eq (h_list (node, &list), RLOG_OK, "list on %s failed", node->id);
+    cr_assert_eq (list.count, count, "%s lists %zu entries, expected %zu", node->id, list.count,
+                  count);
+    for (size_t i = 0; i < count; i++)
+        cr_assert_str_eq (list.items[i], expect[i], "%s entry %zu", node->id, i + 1);
+    h_list_free (&list);
+}
+
+//  The task's self-check: M + S1 up; w=1, w=2 OK; w=3 waits while another
+//  client's w=1 returns at once; S2 starts; the w=3 completes; S2 has all.
+Test (cluster, selfcheck)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "");
+    s_wait_healthy (2);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    cr_assert_eq (s_append (client, "Msg1", 1, 0, RLOG_OK), 1);
+    cr_assert_eq (s_append (client, "Msg2", 2, 0, RLOG_OK), 2);
+
+    async_append_t msg3 = {&s_cluster.master, "Msg3", 3, -1, 0, false};
+    pthread_t thread;
+    cr_assert_eq (pthread_create (&thread, NULL, s_append_thread, &msg3), 0);
+    //  Msg3 is parked; Msg4 from another client must not wait behind it.
+    uint64_t s3 = 3;
+    s_wait_head (&s_cluster.master, s3);
+    int64_t start = zclock_mono ();
+    cr_assert_eq (s_append (client, "Msg4", 1, 0, RLOG_OK), 4);
+    cr_assert_lt (zclock_mono () - start, 500, "w=1 append waited behind a w=3 one");
+    cr_assert (!msg3.done, "w=3 completed with only 2 of 3 nodes up");
+
+    h_start_secondary (&s_cluster, 1, "");
+    cr_assert_eq (pthread_join (thread, NULL), 0);
+    cr_assert_eq (msg3.rc, RLOG_OK, "Msg3 failed: %d", msg3.rc);
+    cr_assert_eq (msg3.seq, 3);
+    const char *expect[] = {"Msg1", "Msg2", "Msg3", "Msg4"};
+    s_wait_head (&s_cluster.secondaries[1], 4);
+    s_assert_list (&s_cluster.secondaries[1], expect, 4);
+    s_assert_list (&s_cluster.secondaries[0], expect, 4);
+    s_assert_list (&s_cluster.master, expect, 4);
+    rlog_client_destroy (&client);
+}
+
+Test (cluster, write_concern_errors)
+{
+    h_cluster_init (&s_cluster, 1, 50);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "");
+    s_wait_healthy (2);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    s_append (client, "bad-w", 3, 0, RLOG_BAD_W);
+    cr_assert (strstr (rlog_client_error (client), "outside 1..2"), "error text: %s",
+               rlog_client_error (client));
+    rlog_append_result_t result;
+    cr_assert_eq (rlog_client_append (client, "", 0, 1, 0, &result), RLOG_EMPTY);
+    //  Nothing was appended by the refusals.
+    cr_assert_eq (s_append (client, "first", 2, 0, RLOG_OK), 1);
+    //  A secondary refuses appends.
+    rlog_client_t *sec = h_client (&s_cluster.secondaries[0]);
+    s_append (sec, "nope", 1, 0, RLOG_NOT_MASTER);
+    rlog_client_destroy (&sec);
+    rlog_client_destroy (&client);
+}
+
+Test (cluster, timeout_reports_progress)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "");
+    s_wait_healthy (2);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    rlog_append_result_t result;
+    int64_t start = zclock_mono ();
+    int rc = rlog_client_append (client, "slow", 4, 3, 300, &result);
+    int64_t took = zclock_mono () - start;
+    cr_assert_eq (rc, RLOG_TIMEOUT, "rc %d: %s", rc, rlog_client_error (client));
+    cr_assert_geq (took, 290);
+    cr_assert_lt (took, 2000);
+    cr_assert_eq (result.seq, 1);
+    cr_assert_eq (result.acks, 2);
+    cr_assert (strstr (rlog_client_error (client), "stored on 2 of 3 nodes"), "%s",
+               rlog_client_error (client));
+    //  Not rolled back: it is in the log and keeps replicating.
+    h_start_secondary (&s_cluster, 1, "");
+    s_wait_head (&s_cluster.secondaries[1], 1);
+    const char *expect[] = {"slow"};
+    s_assert_list (&s_cluster.secondaries[1], expect, 1);
+    rlog_client_destroy (&client);
+}
+
+Test (cluster, quorum_read_only)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, "");
+    rlog_client_t *client = h_client (&s_cluster.master);
+    //  Alone, the master has 1 of 3 healthy nodes: read-only, nothing stored.
+    s_append (client, "refused", 1, 0, RLOG_READ_ONLY);
+    cr_assert (strstr (rlog_client_error (client), "1 of 3 nodes healthy, quorum needs 2"), "%s",
+               rlog_client_error (client));
+    h_start_secondary (&s_cluster, 0, "");
+    s_wait_healthy (2);
+    cr_assert_eq (s_append (client, "accepted", 1, 0, RLOG_OK), 1);
+    //  Losing the secondary loses the quorum again, by itself.
+    h_stop (&s_cluster.secondaries[0], SIGKILL);
+    rlog_status_t status;
+    int64_t deadline = zclock_mono () + 5000;
+    do {
+        cr_assert_eq (rlog_client_status (client, &status), RLOG_OK);
+    } while (!streq (status.mode, "read-only") && zclock_mono () < deadline);
+    cr_assert_str_eq (status.mode, "read-only");
+    s_append (client, "refused again", 1, 0, RLOG_READ_ONLY);
+    h_list_t list;
+    cr_assert_eq (h_list (&s_cluster.master, &list), RLOG_OK);
+    cr_assert_eq (list.count, 1, "read-only master stored a refused append");
+    h_list_free (&list);
+    rlog_client_destroy (&client);
+}
+
+//  Idempotent retry: a client that resends the same (client id, request id)
+//  gets the original seq. logcli's retry path is the same library call, so
+//  this drives it through a master paused long enough to lose the reply.
+Test (cluster, retry_after_pause_is_deduplicated)
+{
+    h_cluster_init (&s_cluster, 0, 50);
+    h_start_master (&s_cluster, "");
+    int one = 1;
+    s_wait_healthy (one);
+    char ep[64];
+    rlog_client_t *client = rlog_client_new (h_endpoint (&s_cluster.master, ep, sizeof ep));
+    rlog_client_set_retry (client, 200, 20);
+    cr_assert_eq (s_append (client, "before", 1, 0, RLOG_OK), 1);
+    //  Pause the master: the first attempt goes unanswered, the library
+    //  probes, reopens its REQ and resends until the master resumes.
+    kill (s_cluster.master.pid, SIGSTOP);
+    async_append_t a = {&s_cluster.master, "during", 1, -1, 0, false};
+    pthread_t thread;
+    cr_assert_eq (pthread_create (&thread, NULL, s_append_thread, &a), 0);
+    zclock_sleep (700); //  deliberately outlast two retry periods of the client
+    kill (s_cluster.master.pid, SIGCONT);
+    pthread_join (thread, NULL);
+    cr_assert_eq (a.rc, RLOG_OK, "append across a pause: %d", a.rc);
+    cr_assert_eq (a.seq, 2);
+    const char *expect[] = {"before", "during"};
+    s_assert_list (&s_cluster.master, expect, 2);
+    rlog_client_destroy (&client);
+}
+
+//  A late secondary catches up 100,000 entries, then follows live.
+Test (cluster, late_secondary_catches_up, .timeout = 120.0)
+{
+    h_cluster_init (&s_cluster, 2, 100);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "");
+    s_wait_healthy (2);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    char text[32];
+    const uint64_t total = 100000;
+    for (uint64_t i = 1; i <= total; i++) {
+        snprintf (text, sizeof text, "e%llu", (unsigned long long) i);
+        rlog_append_result_t result;
+        cr_assert_eq (rlog_client_append (client, text, strlen (text), 1, 0, &result), RLOG_OK);
+        cr_assert_eq (result.seq, i);
+    }
+    h_start_secondary (&s_cluster, 1, "");
+    s_wait_head (&s_cluster.secondaries[1], total);
+    //  ... and then follows the live stream.
+    cr_assert_eq (s_append (client, "live", 3, 5000, RLOG_OK), total + 1);
+    h_list_t list;
+    cr_assert_eq (h_list (&s_cluster.secondaries[1], &list), RLOG_OK);
+    cr_assert_eq (list.count, total + 1);
+    for (uint64_t i = 1; i <= total; i++) {
+        snprintf (text, sizeof text, "e%llu", (unsigned long long) i);
+        cr_assert_str_eq (list.items[i - 1], text);
+    }
+    cr_assert_str_eq (list.items[total], "live");
+    h_list_free (&list);
+    rlog_client_destroy (&client);
+}
+
+//  Concurrent writers with mixed w against secondaries that drop frames,
+//  fail after storing and delay; one is killed and restarted empty mid-run.
+//  Afterwards every node lists the same sequence, each acknowledged message
+//  exactly once at the seq it was given.
+#define WRITERS     4
+#define PER_WRITER  300
+
+typedef struct {
+    h_node_t *master;
+    int writer;
+    uint64_t seqs[PER_WRITER]; //  0 = not acknowledged
+    int failures;
+} writer_t;
+
+static void *s_writer (void *arg)
+{
+    writer_t *wr = (writer_t *) arg;
+    rlog_client_t *client = h_client (wr->master);
+    rlog_client_set_retry (client, 300, 30);
+    for (int i = 0; i < PER_WRITER; i++) {
+        char text[32];
+        snprintf (text, sizeof text, "w%d-%d", wr->writer, i);
+        int w = 1 + (wr->writer + i) % 3;
+        rlog_append_result_t result;
+        int rc = rlog_client_append (client, text, strlen (text), w, 0, &result);
+        if (rc == RLOG_OK)
+            wr->seqs[i] = result.seq;
+        else
+            wr->failures++;
+    }
+    rlog_client_destroy (&client);
+    return NULL;
+}
+
+static bool s_pred_head_at_least (const rlog_status_t *status, void *arg)
+{
+    return status->head >= *(uint64_t *) arg;
+}
+
+Test (cluster, faults_converge, .timeout = 120.0)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "--drop-rate 0.2 --fail-rate 0.2 --seed 7");
+    h_start_secondary (&s_cluster, 1, "--delay-ms 20 --drop-rate 0.1 --seed 11");
+    s_wait_healthy (3);
+    writer_t writers[WRITERS];
+    pthread_t threads[WRITERS];
+    for (int k = 0; k < WRITERS; k++) {
+        memset (&writers[k], 0, sizeof writers[k]);
+        writers[k].master = &s_cluster.master;
+        writers[k].writer = k;
+        cr_assert_eq (pthread_create (&threads[k], NULL, s_writer, &writers[k]), 0);
+    }
+    //  Kill s2 once a third of the load is in, restart it with an empty log.
+    uint64_t third = WRITERS * PER_WRITER / 3;
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_head_at_least, &third, 30000));
+    h_stop (&s_cluster.secondaries[1], SIGKILL);
+    h_start_secondary (&s_cluster, 1, "--delay-ms 20 --drop-rate 0.1 --seed 13");
+    for (int k = 0; k < WRITERS; k++)
+        pthread_join (threads[k], NULL);
+    for (int k = 0; k < WRITERS; k++)
+        cr_assert_eq (writers[k].failures, 0, "writer %d had %d failed appends", k,
+                      writers[k].failures);
+
+    h_list_t master;
+    cr_assert_eq (h_list (&s_cluster.master, &master), RLOG_OK);
+    cr_assert_eq (master.count, WRITERS * PER_WRITER, "master holds %zu entries", master.count);
+    for (int k = 0; k < WRITERS; k++)
+        for (int i = 0; i < PER_WRITER; i++) {
+            char text[32];
+            snprintf (text, sizeof text, "w%d-%d", k, i);
+            uint64_t seq = writers[k].seqs[i];
+            cr_assert (seq >= 1 && seq <= master.count);
+            cr_assert_str_eq (master.items[seq - 1], text, "seq %llu", (unsigned long long) seq);
+        }
+    for (int n = 0; n < 2; n++) {
+        s_wait_head (&s_cluster.secondaries[n], master.count);
+        h_list_t list;
+        cr_assert_eq (h_list (&s_cluster.secondaries[n], &list), RLOG_OK);
+        cr_assert_eq (list.count, master.count, "s%d holds %zu of %zu", n + 1, list.count,
+                      master.count);
+        for (size_t i = 0; i < list.count; i++)
+            cr_assert_str_eq (list.items[i], master.items[i], "s%d seq %zu", n + 1, i + 1);
+        h_list_free (&list);
+    }
+    //  The knobs really fired: s1 saw duplicates (fail-rate re-fetches).
+    rlog_client_t *s1 = h_client (&s_cluster.secondaries[0]);
+    rlog_status_t status;
+    cr_assert_eq (rlog_client_status (s1, &status), RLOG_OK);
+    cr_assert_gt (status.duplicates, 0, "fail-rate produced no duplicates to drop");
+    rlog_client_destroy (&s1);
+    h_list_free (&master);
+}
+
+//  Raw request on a fresh REQ socket; returns the decoded reply code or -1.
+static int s_raw_request (int port, const void *data, size_t size, int *type)
+{
+    zsock_t *req = zsock_new (ZMQ_REQ);
+    zsock_set_linger (req, 0);
+    zsock_connect (req, "tcp://127.0.0.1:%d", port);
+    zframe_t *frame = zframe_new (data, size);
+    zframe_send (&frame, req, 0);
+    zpoller_t *poller = zpoller_new (req, NULL);
+    int code = -1;
+    if (zpoller_wait (poller, 3000) == req) {
+        zframe_t *reply = zframe_recv (req);
+        proto_decoder_t *decoder = proto_decoder_new (1 << 20);
+        proto_msg_t msg;
+        if (proto_decode (decoder, zframe_data (reply), zframe_size (reply), &msg) == RLOG_OK) {
+            code = (int) msg.code;
+            *type = msg.type;
+        }
+        proto_decoder_destroy (&decoder);
+        zframe_destroy (&reply);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&req);
+    return code;
+}
+
+static int s_raw_peer (int port, const char *identity, const void *data, size_t size, char *text,
+                       size_t text_size)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (dealer, 0);
+    zsock_set_identity (dealer, identity);
+    zsock_connect (dealer, "tcp://127.0.0.1:%d", port);
+    zframe_t *frame = zframe_new (data, size);
+    zframe_send (&frame, dealer, 0);
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    int code = -1;
+    if (zpoller_wait (poller, 3000) == dealer) {
+        zframe_t *reply = zframe_recv (dealer);
+        proto_decoder_t *decoder = proto_decoder_new (1 << 20);
+        proto_msg_t msg;
+        if (proto_decode (decoder, zframe_data (reply), zframe_size (reply), &msg) == RLOG_OK) {
+            code = msg.type == PROTO_ERROR ? (int) msg.code : 0;
+            snprintf (text, text_size, "%s", msg.text);
+        }
+        proto_decoder_destroy (&decoder);
+        zframe_destroy (&reply);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&dealer);
+    return code;
+}
+
+Test (cluster, malformed_frames_get_errors)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "");
+    h_start_secondary (&s_cluster, 1, "");
+    s_wait_healthy (3);
+    int ports[2] = {s_cluster.master.client_port, s_cluster.secondaries[0].client_port};
+    const uint8_t garbage[] = {0xc1, 0xff, 0x00, 0x13};
+    const uint8_t version2[] = {0x93, 0x02, 0x01, 0xc0};   //  [2, 1, nil]
+    const uint8_t unknown[] = {0x92, 0x01, 0x4d};           //  [1, 77]
+    const uint8_t ack[] = {0x93, 0x01, 0x15, 0x05};         //  [1, ACK, 5]
+    const uint8_t huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff};  //  array of 4G elements
+    const uint8_t wrong[] = {0x97, 0x01, 0x01, 0xc4, 0x00, 0xa1, 0x78, 0x01, 0x00, 0xc4};
+    for (int p = 0; p < 2; p++) {
+        int type = 0;
+        cr_assert_eq (s_raw_request (ports[p], garbage, sizeof garbage, &type), RLOG_MALFORMED);
+        cr_assert_eq (type, PROTO_ERROR);
+        cr_assert_eq (s_raw_request (ports[p], version2, sizeof version2, &type),
+                      RLOG_BAD_VERSION);
+        cr_assert_eq (s_raw_request (ports[p], unknown, sizeof unknown, &type),
+                      RLOG_UNKNOWN_TYPE);
+        cr_assert_eq (s_raw_request (ports[p], ack, sizeof ack, &type), RLOG_UNKNOWN_TYPE);
+        cr_assert_eq (s_raw_request (ports[p], huge, sizeof huge, &type), RLOG_MALFORMED);
+        cr_assert_eq (s_raw_request (ports[p], wrong, sizeof wrong, &type), RLOG_MALFORMED);
+        cr_assert_eq (s_raw_request (ports[p], "", 0, &type), RLOG_MALFORMED);
+    }
+    //  Peer socket: garbage, an ACK before HELLO, a HELLO whose id lies,
+    //  and a third secondary in a cluster of two.
+    char text[256] = "";
+    cr_assert_eq (s_raw_peer (s_cluster.peer_port, "x1", garbage, sizeof garbage, text,
+                              sizeof text),
+                  RLOG_MALFORMED);
+    cr_assert_eq (s_raw_peer (s_cluster.peer_port, "x2", ack, sizeof ack, text, sizeof text),
+                  RLOG_REFUSED);
+    proto_encoder_t *enc = proto_encoder_new ();
+    proto_encode_hello (enc, "liar", 0, 0);
+    cr_assert_eq (s_raw_peer (s_cluster.peer_port, "x3", proto_encoder_data (enc),
+                              proto_encoder_size (enc), text, sizeof text),
+                  RLOG_REFUSED);
+    proto_encode_hello (enc, "s9", 0, 0);
+    cr_assert_eq (s_raw_peer (s_cluster.peer_port, "s9", proto_encoder_data (enc),
+                              proto_encoder_size (enc), text, sizeof text),
+                  RLOG_REFUSED);
+    cr_assert (strstr (text, "cluster full"), "%s", text);
+    //  An oversized append is refused and stores nothing.
+    size_t big = 1024 * 1024 + 1;
+    char *payload = (char *) calloc (1, big);
+    memset (payload, 'x', big);
+    uint8_t cid[16] = {1};
+    proto_encode_append (enc, cid, sizeof cid, 1, 1, 0, payload, big);
+    int type = 0;
+    cr_assert_eq (s_raw_request (ports[0], proto_encoder_data (enc), proto_encoder_size (enc),
+                                 &type),
+                  RLOG_TOO_LARGE);
+    free (payload);
+    proto_encoder_destroy (&enc);
+    //  Still fully working: a w=3 append succeeds and is the first entry.
+    rlog_client_t *client = h_client (&s_cluster.master);
+    cr_assert_eq (s_append (client, "still alive", 3, 5000, RLOG_OK), 1);
+    rlog_client_destroy (&client);
+}
+
+Test (cluster, logcli_black_box)
+{
+    h_cluster_init (&s_cluster, 1, 50);
+    char out[4096], ep[64], sep[64];
+    h_endpoint (&s_cluster.master, ep, sizeof ep);
+    h_endpoint (&s_cluster.secondaries[0], sep, sizeof sep);
+    //  Nothing listening yet: unreachable, exit 5, one clear line.
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s --retry-ms 100 --retries 2 status", ep), 5);
+    cr_assert (strstr (out, "no reply from"), "%s", out);
+    h_start_master (&s_cluster, "");
+    int one = 1;
+    //  Master alone with 1 secondary configured: quorum 2, so read-only.
+    cr_assert (h_wait_status (&s_cluster.master, h_pred_head, &(uint64_t){0}, 5000));
+    (void) one;
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append hello", ep), 3, "%s", out);
+    cr_assert (strstr (out, "read-only"), "%s", out);
+    h_start_secondary (&s_cluster, 0, "");
+    s_wait_healthy (2);
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 2 'hello world'", ep), 0, "%s",
+                  out);
+    cr_assert_str_eq (out, "1\n");
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 3 x", ep), 3, "%s", out);
+    cr_assert (strstr (out, "outside 1..2"), "%s", out);
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 2 second", ep), 0);
+    s_wait_head (&s_cluster.secondaries[0], 2);
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s list", sep), 0);
+    cr_assert_str_eq (out, "hello world\nsecond\n");
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s list --from 2 --json", ep), 0);
+    cr_assert_str_eq (out, "{\"seq\":2,\"message\":\"second\"}\n");
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s status --json", ep), 0);
+    cr_assert (strstr (out, "\"role\":\"master\""), "%s", out);
+    cr_assert (strstr (out, "\"id\":\"s1\",\"state\":\"healthy\""), "%s", out);
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s status", sep), 0);
+    cr_assert (strstr (out, "role       secondary"), "%s", out);
+    cr_assert (strstr (out, "reachable"), "%s", out);
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 2 -t 1 x", sep), 3);
+    cr_assert (strstr (out, "appends go to the master"), "%s", out);
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append", ep), 2);
+    cr_assert_eq (h_logcli (out, sizeof out, "frobnicate"), 2);
+    cr_assert_eq (h_logcli (out, sizeof out, "--help"), 0);
+    cr_assert (strstr (out, "exit status"), "%s", out);
+    //  A timeout: the secondary is gone, w=2 cannot be met in 200 ms.
+    h_stop (&s_cluster.secondaries[0], SIGKILL);
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 2 -t 200 late", ep), 4, "%s",
+                  out);
+    cr_assert (strstr (out, "timed out: stored on 1 of 2 nodes"), "%s", out);
+}
+
+//  The pipelined API keeps a window of appends in flight on one DEALER;
+//  every completion names its request, and seqs are dense and unique.
+Test (cluster, pipeline_window)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "");
+    h_start_secondary (&s_cluster, 1, "--drop-rate 0.05 --seed 3");
+    s_wait_healthy (3);
+    char ep[64];
+    rlog_pipeline_t *pipe = rlog_pipeline_new (h_endpoint (&s_cluster.master, ep, sizeof ep), 3,
+                                               0);
+    cr_assert_not_null (pipe);
+    const size_t total = 20000, window = 1000;
+    uint64_t *seq_of = (uint64_t *) calloc (total + 1, sizeof (uint64_t));
+    bool *seen = (bool *) calloc (total + 1, sizeof (bool));
+    size_t submitted = 0, completed = 0;
+    rlog_completion_t done[256];
+    int64_t deadline = zclock_mono () + 30000;
+    while (completed < total && zclock_mono () < deadline) {
+        while (submitted < total && rlog_pipeline_in_flight (pipe) < window) {
+            char text[32];
+            snprintf (text, sizeof text, "p%zu", submitted + 1);
+            uint64_t id = rlog_pipeline_submit (pipe, text, strlen (text));
+            cr_assert_eq (id, submitted + 1);
+            submitted++;
+        }
+        size_t n = rlog_pipeline_collect (pipe, 100, done, 256);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_eq (done[i].code, RLOG_OK, "req %llu code %d",
+                          (unsigned long long) done[i].req_id, done[i].code);
+            cr_assert (done[i].req_id >= 1 && done[i].req_id <= total);
+            cr_assert (done[i].acks >= 3);
+            seq_of[done[i].req_id] = done[i].seq;
+            cr_assert (done[i].seq >= 1 && done[i].seq <= total);
+            cr_assert (!seen[done[i].seq], "seq %llu given twice",
+                       (unsigned long long) done[i].seq);
+            seen[done[i].seq] = true;
+        }
+        completed += n;
+    }
+    cr_assert_eq (completed, total);
+    cr_assert_eq (rlog_pipeline_in_flight (pipe), 0);
+    //  One DEALER, one connection: the master appends in submission order.
+    for (size_t r = 1; r <= total; r++)
+        cr_assert_eq (seq_of[r], r);
+    rlog_pipeline_destroy (&pipe);
+    free (seq_of);
+    free (seen);
+}
