@@ -62,7 +62,7 @@ $(BUILD)/tests: $(TEST_OBJ) $(NODE_OBJ) $(BUILD)/librlog.a
 # Criterion prints one "Synthesis" line for the whole run; it exits non-zero
 # on any failure. Integration tests start $(BUILD)/rlogd and $(BUILD)/logcli.
 test: all $(BUILD)/tests
-	$(BUILD)/tests $(TEST_ARGS)
+	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) $(BUILD)/tests $(TEST_ARGS)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \

@@ -50,39 +50,39 @@ const char *rlog_strerror (int code);
 
 typedef struct {
     char id[64];
-    char state[16];         //  "healthy", "suspected", "unhealthy"
-    uint64_t acked;         //  highest seq it holds with no gap
-    uint64_t lag;           //  master head - acked
-    int64_t last_heard_ms;  //  ms since the master last heard it
-    bool catching_up;       //  it is fetching a range it lacks
+    char state[16];        //  "healthy", "suspected", "unhealthy"
+    uint64_t acked;        //  highest seq it holds with no gap
+    uint64_t lag;          //  master head - acked
+    int64_t last_heard_ms; //  ms since the master last heard it
+    bool catching_up;      //  it is fetching a range it lacks
 } rlog_secondary_status_t;
 
 typedef struct {
-    char role[16];          //  "master" or "secondary"
-    char node_id[64];       //  secondary id, "master" for the master
-    uint64_t epoch;         //  master's epoch (as known to a secondary)
-    uint64_t head;          //  last seq of this node's gap-free prefix
-    char mode[16];          //  "read-write" or "read-only"
-    char reason[128];       //  why read-only; empty otherwise
-    uint32_t nodes;         //  master + configured secondaries
-    uint32_t healthy;       //  master + healthy secondaries
-    uint32_t quorum;        //  healthy nodes needed for appends
-    uint32_t waiting;       //  appends parked for their write concern
+    char role[16];    //  "master" or "secondary"
+    char node_id[64]; //  secondary id, "master" for the master
+    uint64_t epoch;   //  master's epoch (as known to a secondary)
+    uint64_t head;    //  last seq of this node's gap-free prefix
+    char mode[16];    //  "read-write" or "read-only"
+    char reason[128]; //  why read-only; empty otherwise
+    uint32_t nodes;   //  master + configured secondaries
+    uint32_t healthy; //  master + healthy secondaries
+    uint32_t quorum;  //  healthy nodes needed for appends
+    uint32_t waiting; //  appends parked for their write concern
     size_t secondary_count;
     rlog_secondary_status_t secondaries[RLOG_MAX_SECONDARIES];
     //  Secondary role only
-    char master[256];       //  master's replication endpoint
+    char master[256]; //  master's replication endpoint
     bool master_reachable;
     int64_t master_last_heard_ms; //  -1 if never heard
-    uint64_t master_head;   //  master head as last announced
-    uint64_t held_back;     //  entries waiting for a gap to fill
-    uint64_t duplicates;    //  entries dropped as already held
+    uint64_t master_head;         //  master head as last announced
+    uint64_t held_back;           //  entries waiting for a gap to fill
+    uint64_t duplicates;          //  entries dropped as already held
 } rlog_status_t;
 
 typedef struct {
-    uint64_t seq;           //  the entry's position; 0 if not appended
-    uint32_t acks;          //  nodes known to hold it when answered
-    uint32_t w;             //  write concern asked for
+    uint64_t seq;  //  the entry's position; 0 if not appended
+    uint32_t acks; //  nodes known to hold it when answered
+    uint32_t w;    //  write concern asked for
 } rlog_append_result_t;
 
 typedef struct _rlog_client_t rlog_client_t;
@@ -129,9 +129,9 @@ const char *rlog_client_error (rlog_client_t *self);
 typedef struct _rlog_pipeline_t rlog_pipeline_t;
 
 typedef struct {
-    uint64_t req_id;   //  as returned by submit
-    int code;          //  rlog_err_t
-    uint64_t seq;      //  0 if not appended
+    uint64_t req_id; //  as returned by submit
+    int code;        //  rlog_err_t
+    uint64_t seq;    //  0 if not appended
     uint32_t acks;
 } rlog_completion_t;
 

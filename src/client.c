@@ -15,8 +15,8 @@
 #include "proto.h"
 #include <czmq.h>
 
-#define CLIENT_ID_SIZE   16
-#define REPLY_MAX_BYTES  (64 * 1024 * 1024)
+#define CLIENT_ID_SIZE  16
+#define REPLY_MAX_BYTES (64 * 1024 * 1024)
 
 struct _rlog_client_t {
     char endpoint[256];
@@ -66,21 +66,21 @@ static void s_random_id (uint8_t *id, size_t size)
     if (got == size)
         return;
     //  No /dev/urandom (a bare container): time and pid still separate us.
-    uint64_t x = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 40) ^ (uint64_t) (uintptr_t) id;
+    uint64_t x = (uint64_t)zclock_usecs () ^ ((uint64_t)getpid () << 40) ^ (uint64_t)(uintptr_t)id;
     for (size_t i = 0; i < size; i++) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        id[i] = (uint8_t) x;
+        id[i] = (uint8_t)x;
     }
 }
 
 rlog_client_t *rlog_client_new (const char *endpoint)
 {
-    if (!endpoint || strlen (endpoint) >= sizeof ((rlog_client_t *) 0)->endpoint
-        || !strstr (endpoint, "://"))
+    if (!endpoint || strlen (endpoint) >= sizeof ((rlog_client_t *)0)->endpoint ||
+        !strstr (endpoint, "://"))
         return NULL;
-    rlog_client_t *self = (rlog_client_t *) zmalloc (sizeof (rlog_client_t));
+    rlog_client_t *self = (rlog_client_t *)zmalloc (sizeof (rlog_client_t));
     if (!self)
         return NULL;
     snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint);
@@ -215,13 +215,14 @@ static int s_request (rlog_client_t *self, proto_msg_t *msg, bool patient)
         }
     }
     free (request);
-    int rc = proto_decode (self->decoder, zframe_data (self->reply), zframe_size (self->reply), msg);
+    int rc =
+        proto_decode (self->decoder, zframe_data (self->reply), zframe_size (self->reply), msg);
     if (rc != RLOG_OK)
         return s_fail (self, rc, "bad reply from %s: %s", self->endpoint,
                        proto_decoder_error (self->decoder));
     if (msg->type == PROTO_ERROR)
-        return s_fail (self, msg->code > 0 && msg->code < RLOG_ERR_MAX ? (int) msg->code
-                                                                       : RLOG_INTERNAL,
+        return s_fail (self,
+                       msg->code > 0 && msg->code < RLOG_ERR_MAX ? (int)msg->code : RLOG_INTERNAL,
                        "%s", msg->text);
     return RLOG_OK;
 }
@@ -237,8 +238,7 @@ int rlog_client_append (rlog_client_t *self, const void *data, size_t size, int 
         return s_fail (self, RLOG_INVALID, "w must be >= 1 and the timeout >= 0");
     uint64_t req_id = self->next_req_id++;
     if (proto_encode_append (self->encoder, self->client_id, sizeof self->client_id, req_id,
-                             (uint64_t) w, (uint64_t) timeout_ms, data, size)
-        != 0)
+                             (uint64_t)w, (uint64_t)timeout_ms, data, size) != 0)
         return s_fail (self, RLOG_INTERNAL, "out of memory");
     proto_msg_t msg;
     int rc = s_request (self, &msg, true);
@@ -249,19 +249,19 @@ int rlog_client_append (rlog_client_t *self, const void *data, size_t size, int 
                        proto_type_name (msg.type));
     if (result) {
         result->seq = msg.seq;
-        result->acks = (uint32_t) msg.acked;
-        result->w = (uint32_t) msg.w;
+        result->acks = (uint32_t)msg.acked;
+        result->w = (uint32_t)msg.w;
     }
     if (msg.req_id != req_id)
         return s_fail (self, RLOG_MALFORMED, "reply for request %llu, expected %llu",
-                       (unsigned long long) msg.req_id, (unsigned long long) req_id);
+                       (unsigned long long)msg.req_id, (unsigned long long)req_id);
     if (msg.code != RLOG_OK && msg.seq)
-        return s_fail (self, (int) msg.code, "%s (seq %llu)",
-                       msg.text[0] ? msg.text : rlog_strerror ((int) msg.code),
-                       (unsigned long long) msg.seq);
+        return s_fail (self, (int)msg.code, "%s (seq %llu)",
+                       msg.text[0] ? msg.text : rlog_strerror ((int)msg.code),
+                       (unsigned long long)msg.seq);
     if (msg.code != RLOG_OK)
-        return s_fail (self, (int) msg.code, "%s",
-                       msg.text[0] ? msg.text : rlog_strerror ((int) msg.code));
+        return s_fail (self, (int)msg.code, "%s",
+                       msg.text[0] ? msg.text : rlog_strerror ((int)msg.code));
     self->error[0] = 0;
     return RLOG_OK;
 }
@@ -331,7 +331,7 @@ rlog_pipeline_t *rlog_pipeline_new (const char *endpoint, int w, int timeout_ms)
 {
     if (!endpoint || !strstr (endpoint, "://") || w < 1 || timeout_ms < 0)
         return NULL;
-    rlog_pipeline_t *self = (rlog_pipeline_t *) zmalloc (sizeof (rlog_pipeline_t));
+    rlog_pipeline_t *self = (rlog_pipeline_t *)zmalloc (sizeof (rlog_pipeline_t));
     if (!self)
         return NULL;
     s_random_id (self->client_id, sizeof self->client_id);
@@ -369,18 +369,16 @@ void rlog_pipeline_destroy (rlog_pipeline_t **self_p)
 
 static int s_pipeline_send (rlog_pipeline_t *self, uint64_t req_id, const void *data, size_t size)
 {
-    if (!data || size == 0
-        || proto_encode_append (self->encoder, self->client_id, sizeof self->client_id, req_id,
-                                (uint64_t) self->w, (uint64_t) self->timeout_ms, data, size)
-               != 0)
+    if (!data || size == 0 ||
+        proto_encode_append (self->encoder, self->client_id, sizeof self->client_id, req_id,
+                             (uint64_t)self->w, (uint64_t)self->timeout_ms, data, size) != 0)
         return -1;
     void *handle = zsock_resolve (self->dealer);
     if (zmq_send (handle, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1;
     //  The delimiter is queued, so the body goes too (atomic multipart).
     if (zmq_send (handle, proto_encoder_data (self->encoder), proto_encoder_size (self->encoder),
-                  0)
-        < 0)
+                  0) < 0)
         return -1;
     return 0;
 }
@@ -436,13 +434,12 @@ size_t rlog_pipeline_collect (rlog_pipeline_t *self, int wait_ms, rlog_completio
         memset (c, 0, sizeof *c);
         if (rc == RLOG_OK && msg.type == PROTO_APPEND_REPLY) {
             c->req_id = msg.req_id;
-            c->code = (int) msg.code;
+            c->code = (int)msg.code;
             c->seq = msg.seq;
-            c->acks = (uint32_t) msg.acked;
-        }
-        else
+            c->acks = (uint32_t)msg.acked;
+        } else
             //  An ERROR cannot name its request: report it unmatched.
-            c->code = rc != RLOG_OK ? rc : msg.type == PROTO_ERROR ? (int) msg.code : RLOG_MALFORMED;
+            c->code = rc != RLOG_OK ? rc : msg.type == PROTO_ERROR ? (int)msg.code : RLOG_MALFORMED;
         if (self->in_flight > 0)
             self->in_flight--;
         got++;

@@ -1,5 +1,5 @@
 /*  config.c - defaults and consistency checks for config_t.
-*/
+ */
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
@@ -14,8 +14,7 @@ void config_defaults (config_t *self, bool master)
         self->replicas = 2;
         snprintf (self->pub_ep, sizeof self->pub_ep, "tcp://*:5556");
         snprintf (self->peer_ep, sizeof self->peer_ep, "tcp://*:5557");
-    }
-    else {
+    } else {
         snprintf (self->master_pub, sizeof self->master_pub, "tcp://127.0.0.1:5556");
         snprintf (self->master_peer, sizeof self->master_peer, "tcp://127.0.0.1:5557");
     }
@@ -29,7 +28,7 @@ int config_finish (config_t *self, bool master, char *err, size_t err_size)
 {
     if (self->heartbeat_ms < 10 || self->heartbeat_ms > 60000) {
         snprintf (err, err_size, "heartbeat must be 10..60000 ms (got %lld)",
-                  (long long) self->heartbeat_ms);
+                  (long long)self->heartbeat_ms);
         return -1;
     }
     //  Five missed beats before suspicion keeps one late beat from flapping.
@@ -61,15 +60,14 @@ int config_finish (config_t *self, bool master, char *err, size_t err_size)
             snprintf (err, err_size, "max-waiters, fetch-max and drain-max must be >= 1");
             return -1;
         }
-    }
-    else {
+    } else {
         size_t len = strlen (self->id);
         if (len == 0 || len > 63) {
             snprintf (err, err_size, "secondary needs --id NAME (1..63 characters)");
             return -1;
         }
-        if (self->fail_rate < 0 || self->fail_rate > 1 || self->drop_rate < 0
-            || self->drop_rate > 1) {
+        if (self->fail_rate < 0 || self->fail_rate > 1 || self->drop_rate < 0 ||
+            self->drop_rate > 1) {
             snprintf (err, err_size, "fail-rate and drop-rate must be within 0..1");
             return -1;
         }

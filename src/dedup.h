@@ -30,12 +30,12 @@ dedup_result_t dedup_lookup (dedup_t *self, const uint8_t *client_id, size_t cli
 
 //  Remember that REQ_ID of CLIENT_ID got SEQ. Request ids that are not larger
 //  than the client's last recorded one are ignored (returns -1); 0 otherwise.
-int dedup_record (dedup_t *self, const uint8_t *client_id, size_t client_id_size,
-                  uint64_t req_id, uint64_t seq, uint64_t tag);
+int dedup_record (dedup_t *self, const uint8_t *client_id, size_t client_id_size, uint64_t req_id,
+                  uint64_t seq, uint64_t tag);
 
 //  Change the tag of a recorded request. Returns 0, or -1 if not found.
-int dedup_set_tag (dedup_t *self, const uint8_t *client_id, size_t client_id_size,
-                   uint64_t req_id, uint64_t tag);
+int dedup_set_tag (dedup_t *self, const uint8_t *client_id, size_t client_id_size, uint64_t req_id,
+                   uint64_t tag);
 
 size_t dedup_clients (dedup_t *self);
 

@@ -17,7 +17,7 @@ typedef struct {
     uint64_t req_id;          //  client's request id (dedup key, with client_id)
     const uint8_t *client_id; //  0..ENTRY_CLIENT_ID_MAX bytes
     size_t client_id_size;
-    const uint8_t *data;      //  payload, 1..max message size bytes
+    const uint8_t *data; //  payload, 1..max message size bytes
     size_t size;
 } entry_t;
 

@@ -11,10 +11,10 @@
 #include <stdbool.h>
 
 typedef enum {
-    HOLDBACK_HELD = 0,     //  kept until its turn
-    HOLDBACK_DUP = 1,      //  already held, or below NEXT: dropped
-    HOLDBACK_FULL = 2,     //  SEQ >= NEXT + capacity: dropped, fetch later
-    HOLDBACK_NOMEM = 3     //  copy failed: dropped
+    HOLDBACK_HELD = 0, //  kept until its turn
+    HOLDBACK_DUP = 1,  //  already held, or below NEXT: dropped
+    HOLDBACK_FULL = 2, //  SEQ >= NEXT + capacity: dropped, fetch later
+    HOLDBACK_NOMEM = 3 //  copy failed: dropped
 } holdback_result_t;
 
 typedef struct _holdback_t holdback_t;

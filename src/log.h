@@ -1,5 +1,5 @@
 /*  log.h - one line per event on stderr: UTC timestamp, level, role, text.
-*/
+ */
 #ifndef LOG_H_INCLUDED
 #define LOG_H_INCLUDED
 

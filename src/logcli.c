@@ -76,7 +76,7 @@ static int s_number (const char *text, uint64_t *value)
 {
     char *end = NULL;
     errno = 0;
-    if (!text || !isdigit ((unsigned char) *text))
+    if (!text || !isdigit ((unsigned char)*text))
         return -1;
     unsigned long long n = strtoull (text, &end, 10);
     if (errno || *end)
@@ -90,7 +90,7 @@ static void s_json_string (FILE *out, const char *text, size_t size)
 {
     fputc ('"', out);
     for (size_t i = 0; i < size; i++) {
-        unsigned char c = (unsigned char) text[i];
+        unsigned char c = (unsigned char)text[i];
         if (c == '"' || c == '\\')
             fprintf (out, "\\%c", c);
         else if (c == '\n')
@@ -122,8 +122,8 @@ static bool s_valid_utf8 (const uint8_t *s, size_t n)
                 return false;
         }
         if (len == 4) {
-            uint32_t cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3fu) << 12)
-                          | ((s[i + 2] & 0x3fu) << 6) | (s[i + 3] & 0x3fu);
+            uint32_t cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3fu) << 12) |
+                          ((s[i + 2] & 0x3fu) << 6) | (s[i + 3] & 0x3fu);
             if (cp < 0x10000 || cp > 0x10ffff)
                 return false;
         }
@@ -137,9 +137,9 @@ static void s_base64 (FILE *out, const uint8_t *s, size_t n)
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t) s[i] << 16;
+        uint32_t v = (uint32_t)s[i] << 16;
         if (i + 1 < n)
-            v |= (uint32_t) s[i + 1] << 8;
+            v |= (uint32_t)s[i + 1] << 8;
         if (i + 2 < n)
             v |= s[i + 2];
         fputc (alphabet[(v >> 18) & 63], out);
@@ -155,21 +155,19 @@ typedef struct {
 
 static int s_print_entry (uint64_t seq, const void *data, size_t size, void *arg)
 {
-    list_opts_t *opts = (list_opts_t *) arg;
+    list_opts_t *opts = (list_opts_t *)arg;
     if (opts->json) {
         printf ("{\"seq\":%" PRIu64 ",", seq);
-        if (s_valid_utf8 ((const uint8_t *) data, size)) {
+        if (s_valid_utf8 ((const uint8_t *)data, size)) {
             fputs ("\"message\":", stdout);
-            s_json_string (stdout, (const char *) data, size);
-        }
-        else {
+            s_json_string (stdout, (const char *)data, size);
+        } else {
             fputs ("\"base64\":\"", stdout);
-            s_base64 (stdout, (const uint8_t *) data, size);
+            s_base64 (stdout, (const uint8_t *)data, size);
             fputc ('"', stdout);
         }
         fputs ("}\n", stdout);
-    }
-    else {
+    } else {
         fwrite (data, 1, size, stdout);
         fputc ('\n', stdout);
     }
@@ -186,8 +184,7 @@ static int s_append (rlog_client_t *client, int argc, char **argv)
             if (i + 1 >= argc || s_number (argv[i + 1], target) != 0)
                 return s_usage_error ("append: %s needs a non-negative number", argv[i]);
             i++;
-        }
-        else if (argv[i][0] == '-' && argv[i][1] && !message)
+        } else if (argv[i][0] == '-' && argv[i][1] && !message)
             return s_usage_error ("append: unknown option '%s'", argv[i]);
         else if (!message)
             message = argv[i];
@@ -201,8 +198,7 @@ static int s_append (rlog_client_t *client, int argc, char **argv)
     if (timeout > INT32_MAX)
         return s_usage_error ("append: -t is too large%s", "");
     rlog_append_result_t result;
-    int rc = rlog_client_append (client, message, strlen (message), (int) w, (int) timeout,
-                                 &result);
+    int rc = rlog_client_append (client, message, strlen (message), (int)w, (int)timeout, &result);
     if (rc != RLOG_OK)
         return s_fail (client, "append", rc);
     printf ("%" PRIu64 "\n", result.seq);
@@ -221,8 +217,7 @@ static int s_list (rlog_client_t *client, int argc, char **argv)
             if (i + 1 >= argc || s_number (argv[i + 1], target) != 0)
                 return s_usage_error ("list: %s needs a non-negative number", argv[i]);
             i++;
-        }
-        else
+        } else
             return s_usage_error ("list: unknown argument '%s'", argv[i]);
     }
     int rc = rlog_client_list (client, from, limit, s_print_entry, &opts);
@@ -254,14 +249,13 @@ static void s_status_json (const rlog_status_t *st)
                     s->catching_up ? "true" : "false");
         }
         printf ("]");
-    }
-    else {
+    } else {
         printf (",\"master\":");
         s_json_string (stdout, st->master, strlen (st->master));
         printf (",\"master_reachable\":%s,\"master_last_heard_ms\":%" PRId64
                 ",\"master_head\":%" PRIu64 ",\"held_back\":%" PRIu64 ",\"duplicates\":%" PRIu64,
-                st->master_reachable ? "true" : "false", st->master_last_heard_ms,
-                st->master_head, st->held_back, st->duplicates);
+                st->master_reachable ? "true" : "false", st->master_last_heard_ms, st->master_head,
+                st->held_back, st->duplicates);
     }
     printf ("}\n");
 }
@@ -341,8 +335,7 @@ int main (int argc, char **argv)
             if (s_number (argv[i + 1], target) != 0 || *target < 1 || *target > 3600000)
                 return s_usage_error ("%s needs a positive number", argv[i]);
             i++;
-        }
-        else
+        } else
             return s_usage_error ("unknown option '%s'", argv[i]);
     }
     if (i >= argc)
@@ -367,7 +360,7 @@ int main (int argc, char **argv)
     rlog_client_t *client = rlog_client_new (endpoint);
     if (!client)
         return s_usage_error ("bad endpoint '%s' (expected e.g. tcp://127.0.0.1:5555)", endpoint);
-    rlog_client_set_retry (client, (int) retry_ms, (int) retries);
+    rlog_client_set_retry (client, (int)retry_ms, (int)retries);
     int rc = run (client, argc - i, argv + i);
     rlog_client_destroy (&client);
     return rc;

@@ -75,13 +75,11 @@ static uint32_t s_acks (master_t *self, uint64_t seq)
 static void s_reply (master_t *self, const uint8_t *id, size_t id_size)
 {
     if (wire_send_reply (self->client, id, id_size, proto_encoder_data (self->encoder),
-                         proto_encoder_size (self->encoder))
-        != 0)
+                         proto_encoder_size (self->encoder)) != 0)
         log_debug ("client reply lost: %s", zmq_strerror (zmq_errno ()));
 }
 
-static void s_reply_error (master_t *self, const wire_envelope_t *env, int code,
-                           const char *text)
+static void s_reply_error (master_t *self, const wire_envelope_t *env, int code, const char *text)
 {
     if (proto_encode_error (self->encoder, code, text) == 0)
         s_reply (self, env->id, env->id_size);
@@ -126,7 +124,7 @@ static void s_on_waiter (void *arg, int code, uint64_t seq, uint32_t w, const ui
 {
     uint64_t req_id;
     memcpy (&req_id, tag, 8);
-    s_reply_append ((master_t *) arg, tag + 8, tag_size - 8, code, seq, w, req_id);
+    s_reply_append ((master_t *)arg, tag + 8, tag_size - 8, code, seq, w, req_id);
 }
 
 static void s_release (master_t *self)
@@ -139,14 +137,14 @@ static void s_release (master_t *self)
 
 static int64_t s_deadline (const proto_msg_t *msg)
 {
-    return msg->timeout_ms ? zclock_mono () + (int64_t) msg->timeout_ms : -1;
+    return msg->timeout_ms ? zclock_mono () + (int64_t)msg->timeout_ms : -1;
 }
 
 //  Park a waiter for SEQ, or answer at once if enough nodes hold it.
 static void s_wait_for (master_t *self, const wire_envelope_t *env, const proto_msg_t *msg,
                         uint64_t seq)
 {
-    uint32_t w = (uint32_t) msg->w;
+    uint32_t w = (uint32_t)msg->w;
     if (s_acks (self, seq) >= w) {
         s_reply_append (self, env->id, env->id_size, RLOG_OK, seq, w, msg->req_id);
         return;
@@ -163,14 +161,14 @@ static void s_wait_for (master_t *self, const wire_envelope_t *env, const proto_
     dedup_set_tag (self->dedup, msg->client_id, msg->client_id_size, msg->req_id, handle);
 }
 
-static void s_append_duplicate (master_t *self, const wire_envelope_t *env,
-                                const proto_msg_t *msg, uint64_t seq, uint64_t tag)
+static void s_append_duplicate (master_t *self, const wire_envelope_t *env, const proto_msg_t *msg,
+                                uint64_t seq, uint64_t tag)
 {
     //  A retry: the reply goes to the new envelope; the old one is gone.
     reply_tag_t reply_tag;
     s_make_tag (&reply_tag, env, msg->req_id);
-    if (s_acks (self, seq) < msg->w && tag != 0
-        && waiters_rebind (self->waiters, tag, reply_tag.bytes, reply_tag.size) == 0)
+    if (s_acks (self, seq) < msg->w && tag != 0 &&
+        waiters_rebind (self->waiters, tag, reply_tag.bytes, reply_tag.size) == 0)
         return;
     s_wait_for (self, env, msg, seq);
 }
@@ -181,13 +179,13 @@ static void s_append (master_t *self, const wire_envelope_t *env, const proto_ms
     uint32_t nodes = self->cfg.replicas + 1;
     if (msg->w < 1 || msg->w > nodes) {
         snprintf (text, sizeof text, "w=%llu is outside 1..%u (master + %u secondaries)",
-                  (unsigned long long) msg->w, nodes, self->cfg.replicas);
+                  (unsigned long long)msg->w, nodes, self->cfg.replicas);
         s_refuse_append (self, env, msg, RLOG_BAD_W, text);
         return;
     }
     uint64_t seq = 0, tag = 0;
-    dedup_result_t seen = dedup_lookup (self->dedup, msg->client_id, msg->client_id_size,
-                                        msg->req_id, &seq, &tag);
+    dedup_result_t seen =
+        dedup_lookup (self->dedup, msg->client_id, msg->client_id_size, msg->req_id, &seq, &tag);
     if (seen == DEDUP_FOUND) {
         s_append_duplicate (self, env, msg, seq, tag);
         return;
@@ -246,20 +244,19 @@ static void s_status (master_t *self, rlog_status_t *st)
     st->nodes = self->cfg.replicas + 1;
     st->healthy = self->healthy;
     st->quorum = self->quorum;
-    st->waiting = (uint32_t) waiters_count (self->waiters);
+    st->waiting = (uint32_t)waiters_count (self->waiters);
     st->master_last_heard_ms = -1;
     st->secondary_count = self->peer_count;
     for (size_t i = 0; i < self->peer_count; i++) {
         peer_t *peer = &self->peers[i];
         rlog_secondary_status_t *s = &st->secondaries[i];
         snprintf (s->id, sizeof s->id, "%s", peer->id);
-        snprintf (s->state, sizeof s->state, "%s",
-                  health_state_name (health_state (peer->health)));
+        snprintf (s->state, sizeof s->state, "%s", health_state_name (health_state (peer->health)));
         s->acked = peer->acked;
         s->lag = head > peer->acked ? head - peer->acked : 0;
         s->last_heard_ms = now - health_last_heard (peer->health);
-        s->catching_up = peer->last_fetch >= 0 && now - peer->last_fetch < self->cfg.suspect_ms
-                         && peer->acked < head;
+        s->catching_up = peer->last_fetch >= 0 && now - peer->last_fetch < self->cfg.suspect_ms &&
+                         peer->acked < head;
     }
 }
 
@@ -285,14 +282,12 @@ static void s_client_request (master_t *self, const wire_envelope_t *env, zmq_ms
             s_reply (self, env->id, env->id_size);
         else
             s_reply_error (self, env, RLOG_INTERNAL, "out of memory");
-    }
-    else if (msg.type == PROTO_STATUS) {
+    } else if (msg.type == PROTO_STATUS) {
         rlog_status_t status;
         s_status (self, &status);
         if (proto_encode_status_reply (self->encoder, &status) == 0)
             s_reply (self, env->id, env->id_size);
-    }
-    else {
+    } else {
         char text[96];
         snprintf (text, sizeof text, "%s is not accepted on the client socket",
                   proto_type_name (msg.type));
@@ -303,14 +298,14 @@ static void s_client_request (master_t *self, const wire_envelope_t *env, zmq_ms
 static int s_pub_frame (const void *data, size_t size, void *arg)
 {
     //  A full PUB queue drops the frame; the secondaries repair by FETCH.
-    wire_send (((master_t *) arg)->pub, data, size);
+    wire_send (((master_t *)arg)->pub, data, size);
     return 0;
 }
 
 static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
-    master_t *self = (master_t *) arg;
+    (void)loop;
+    master_t *self = (master_t *)arg;
     for (size_t n = 0; n < self->cfg.drain_max; n++) {
         wire_envelope_t env;
         zmq_msg_t body;
@@ -324,8 +319,8 @@ static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
     }
     uint64_t head = store_head (self->store);
     if (head > self->published) {
-        wire_send_range (self->encoder, self->store, PROTO_BATCH, self->epoch,
-                         self->published + 1, head, s_pub_frame, self);
+        wire_send_range (self->encoder, self->store, PROTO_BATCH, self->epoch, self->published + 1,
+                         head, s_pub_frame, self);
         self->published = head;
         if (self->cfg.replicas == 0)
             s_release (self); //  w=1 only; nothing else would wake waiters
@@ -372,8 +367,7 @@ static void s_peer_hello (master_t *self, const wire_envelope_t *env, const prot
             s_peer_error (self, env, RLOG_REFUSED, text);
             return;
         }
-        health_config_t hc = {self->cfg.suspect_ms, self->cfg.unhealthy_ms,
-                              self->cfg.recover_ms};
+        health_config_t hc = {self->cfg.suspect_ms, self->cfg.unhealthy_ms, self->cfg.recover_ms};
         peer = &self->peers[self->peer_count];
         memset (peer, 0, sizeof *peer);
         peer->health = health_new (&hc, now);
@@ -382,10 +376,11 @@ static void s_peer_hello (master_t *self, const wire_envelope_t *env, const prot
             return;
         }
         self->peer_count++;
-        snprintf (peer->id, sizeof peer->id, "%s", msg->text);
+        size_t id_len = strnlen (msg->text, sizeof peer->id - 1);
+        memcpy (peer->id, msg->text, id_len);
+        peer->id[id_len] = 0;
         peer->logged = HEALTH_HEALTHY;
-    }
-    else
+    } else
         health_heard (peer->health, now);
     memcpy (peer->route, env->id, env->id_size);
     peer->route_size = env->id_size;
@@ -396,9 +391,9 @@ static void s_peer_hello (master_t *self, const wire_envelope_t *env, const prot
     if (agree < msg->last_seq)
         log_warn ("secondary '%s' holds %llu entries; only 1..%llu match this master's "
                   "history: it will truncate the rest",
-                  peer->id, (unsigned long long) msg->last_seq, (unsigned long long) agree);
+                  peer->id, (unsigned long long)msg->last_seq, (unsigned long long)agree);
     log_info ("secondary '%s' joined: holds %llu entries of ours, master head %llu", peer->id,
-              (unsigned long long) agree, (unsigned long long) head);
+              (unsigned long long)agree, (unsigned long long)head);
     if (proto_encode_welcome (self->encoder, self->epoch, head, agree) == 0)
         wire_send_peer (self->peer, env->id, env->id_size, proto_encoder_data (self->encoder),
                         proto_encoder_size (self->encoder));
@@ -412,7 +407,7 @@ typedef struct {
 
 static int s_fill_frame (const void *data, size_t size, void *arg)
 {
-    fill_target_t *t = (fill_target_t *) arg;
+    fill_target_t *t = (fill_target_t *)arg;
     return wire_send_peer (t->self->peer, t->env->id, t->env->id_size, data, size);
 }
 
@@ -438,8 +433,7 @@ static void s_peer_message (master_t *self, const wire_envelope_t *env, const pr
         if (msg->acked > head) {
             if (wire_ratelimit (&self->bad_input_log, now, 1000))
                 log_warn ("protocol violation: '%s' acked %llu beyond head %llu (ignored)",
-                          peer->id, (unsigned long long) msg->acked,
-                          (unsigned long long) head);
+                          peer->id, (unsigned long long)msg->acked, (unsigned long long)head);
             return;
         }
         peer->acked = msg->acked;
@@ -452,14 +446,14 @@ static void s_peer_message (master_t *self, const wire_envelope_t *env, const pr
     uint64_t count = msg->count < self->cfg.fetch_max ? msg->count : self->cfg.fetch_max;
     uint64_t to = from - 1 + count < head ? from - 1 + count : head;
     fill_target_t target = {self, env};
-    wire_send_range (self->encoder, self->store, PROTO_FILL, self->epoch, from, to,
-                     s_fill_frame, &target);
+    wire_send_range (self->encoder, self->store, PROTO_FILL, self->epoch, from, to, s_fill_frame,
+                     &target);
 }
 
 static int s_on_peer (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
-    master_t *self = (master_t *) arg;
+    (void)loop;
+    master_t *self = (master_t *)arg;
     for (size_t n = 0; n < self->cfg.drain_max; n++) {
         wire_envelope_t env;
         zmq_msg_t body;
@@ -501,9 +495,9 @@ static void s_update_mode (master_t *self)
 
 static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
-    master_t *self = (master_t *) arg;
+    (void)loop;
+    (void)timer_id;
+    master_t *self = (master_t *)arg;
     if (proto_encode_heartbeat (self->encoder, self->epoch, store_head (self->store)) == 0)
         wire_send (self->pub, proto_encoder_data (self->encoder),
                    proto_encoder_size (self->encoder));
@@ -514,8 +508,8 @@ static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
         if (state != peer->logged) {
             log_info ("secondary '%s': %s -> %s (last heard %lld ms ago, acked %llu)", peer->id,
                       health_state_name (peer->logged), health_state_name (state),
-                      (long long) (now - health_last_heard (peer->health)),
-                      (unsigned long long) peer->acked);
+                      (long long)(now - health_last_heard (peer->health)),
+                      (unsigned long long)peer->acked);
             peer->logged = state;
         }
     }
@@ -525,9 +519,9 @@ static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
-    master_t *self = (master_t *) arg;
+    (void)loop;
+    (void)timer_id;
+    master_t *self = (master_t *)arg;
     int64_t next = waiters_next_deadline (self->waiters);
     if (next >= 0 && next <= zclock_mono ())
         waiters_expire (self->waiters, zclock_mono (), s_on_waiter, self);
@@ -536,8 +530,8 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
 
 static int s_on_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
-    (void) arg;
+    (void)loop;
+    (void)arg;
     char *command = zstr_recv (reader);
     bool term = !command || streq (command, "$TERM");
     zstr_free (&command);
@@ -566,14 +560,14 @@ static void s_master_destroy (master_t **self_p)
 
 static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, size_t err_size)
 {
-    master_t *self = (master_t *) zmalloc (sizeof (master_t));
+    master_t *self = (master_t *)zmalloc (sizeof (master_t));
     if (!self) {
         snprintf (err, err_size, "out of memory");
         return NULL;
     }
     self->cfg = *cfg;
     self->pipe = pipe;
-    self->epoch = (uint64_t) zclock_time ();
+    self->epoch = (uint64_t)zclock_time ();
     self->quorum = cfg->quorum ? cfg->quorum : health_default_quorum (cfg->replicas);
     self->client = zsock_new (ZMQ_ROUTER);
     self->pub = zsock_new (ZMQ_PUB);
@@ -584,8 +578,8 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
     self->waiters = waiters_new (cfg->replicas + 1, cfg->max_waiters);
     self->decoder = proto_decoder_new (cfg->max_msg);
     self->encoder = proto_encoder_new ();
-    if (!self->client || !self->pub || !self->peer || !self->loop || !self->store
-        || !self->dedup || !self->waiters || !self->decoder || !self->encoder) {
+    if (!self->client || !self->pub || !self->peer || !self->loop || !self->store || !self->dedup ||
+        !self->waiters || !self->decoder || !self->encoder) {
         snprintf (err, err_size, "out of memory");
         s_master_destroy (&self);
         return NULL;
@@ -595,7 +589,7 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
     zsock_set_router_mandatory (self->client, 1);
     zsock_set_sndhwm (self->client, 100000);
     zsock_set_rcvhwm (self->client, 100000);
-    zsock_set_maxmsgsize (self->client, (int) (cfg->max_msg + 65536));
+    zsock_set_maxmsgsize (self->client, (int)(cfg->max_msg + 65536));
     zsock_set_sndhwm (self->pub, 1000);
     zsock_set_router_mandatory (self->peer, 1);
     zsock_set_router_handover (self->peer, 1);
@@ -614,11 +608,11 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
         }
     }
     zloop_set_nonstop (self->loop, true);
-    if (zloop_reader (self->loop, self->client, s_on_client, self) != 0
-        || zloop_reader (self->loop, self->peer, s_on_peer, self) != 0
-        || zloop_reader (self->loop, pipe, s_on_pipe, self) != 0
-        || zloop_timer (self->loop, (size_t) cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0
-        || zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0) {
+    if (zloop_reader (self->loop, self->client, s_on_client, self) != 0 ||
+        zloop_reader (self->loop, self->peer, s_on_peer, self) != 0 ||
+        zloop_reader (self->loop, pipe, s_on_pipe, self) != 0 ||
+        zloop_timer (self->loop, (size_t)cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0 ||
+        zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0) {
         snprintf (err, err_size, "cannot set up the event loop");
         s_master_destroy (&self);
         return NULL;
@@ -630,7 +624,7 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
 void master_actor (zsock_t *pipe, void *args)
 {
     char err[1024] = "";
-    master_t *self = s_master_new (pipe, (const config_t *) args, err, sizeof err);
+    master_t *self = s_master_new (pipe, (const config_t *)args, err, sizeof err);
     zsock_signal (pipe, 0);
     if (!self) {
         wire_actor_failed (pipe, err);
@@ -638,9 +632,9 @@ void master_actor (zsock_t *pipe, void *args)
     }
     log_info ("master up: epoch %llu, %u secondaries, quorum %u, client %s, pub %s, peer %s, "
               "heartbeat %lld ms, in memory (no data dir)",
-              (unsigned long long) self->epoch, self->cfg.replicas, self->quorum,
+              (unsigned long long)self->epoch, self->cfg.replicas, self->quorum,
               self->cfg.client_ep, self->cfg.pub_ep, self->cfg.peer_ep,
-              (long long) self->cfg.heartbeat_ms);
+              (long long)self->cfg.heartbeat_ms);
     char ports[3][16];
     for (int i = 0; i < 3; i++)
         snprintf (ports[i], sizeof ports[i], "%d", self->ports[i]);
@@ -649,6 +643,6 @@ void master_actor (zsock_t *pipe, void *args)
     //  Shutdown: whoever still waits learns how far its entry got.
     size_t answered = waiters_flush (self->waiters, s_on_waiter, self);
     log_info ("master stopping: head %llu, %zu waiting appends answered",
-              (unsigned long long) store_head (self->store), answered);
+              (unsigned long long)store_head (self->store), answered);
     s_master_destroy (&self);
 }

@@ -44,25 +44,25 @@ typedef enum {
 //  A decoded frame. Only the fields of its type are set; the rest are 0.
 typedef struct {
     int type;
-    uint64_t epoch;       //  BATCH FILL HEARTBEAT WELCOME
-    uint64_t seq;         //  BATCH FILL LIST_REPLY: first seq; APPEND_REPLY: seq
-    uint64_t head;        //  HEARTBEAT WELCOME LIST_REPLY
-    uint64_t req_id;      //  APPEND APPEND_REPLY
-    uint64_t w;           //  APPEND APPEND_REPLY
-    uint64_t timeout_ms;  //  APPEND
-    uint64_t from;        //  LIST FETCH
-    uint64_t count;       //  LIST (limit) FETCH (credit)
-    uint64_t acked;       //  ACK; APPEND_REPLY: acks
-    uint64_t last_epoch;  //  HELLO
-    uint64_t last_seq;    //  HELLO
-    uint64_t truncate_to; //  WELCOME
-    uint64_t code;        //  APPEND_REPLY LIST_REPLY STATUS_REPLY ERROR
+    uint64_t epoch;           //  BATCH FILL HEARTBEAT WELCOME
+    uint64_t seq;             //  BATCH FILL LIST_REPLY: first seq; APPEND_REPLY: seq
+    uint64_t head;            //  HEARTBEAT WELCOME LIST_REPLY
+    uint64_t req_id;          //  APPEND APPEND_REPLY
+    uint64_t w;               //  APPEND APPEND_REPLY
+    uint64_t timeout_ms;      //  APPEND
+    uint64_t from;            //  LIST FETCH
+    uint64_t count;           //  LIST (limit) FETCH (credit)
+    uint64_t acked;           //  ACK; APPEND_REPLY: acks
+    uint64_t last_epoch;      //  HELLO
+    uint64_t last_seq;        //  HELLO
+    uint64_t truncate_to;     //  WELCOME
+    uint64_t code;            //  APPEND_REPLY LIST_REPLY STATUS_REPLY ERROR
     const uint8_t *client_id; //  APPEND
     size_t client_id_size;
-    const uint8_t *data;  //  APPEND: payload
+    const uint8_t *data; //  APPEND: payload
     size_t size;
     char text[PROTO_TEXT_MAX + 1]; //  HELLO: node id; ERROR: message
-    entry_t *entries;     //  BATCH FILL: entries; LIST_REPLY: data/size only
+    entry_t *entries;              //  BATCH FILL: entries; LIST_REPLY: data/size only
     size_t entry_count;
     rlog_status_t *status; //  STATUS_REPLY (owned by the decoder)
 } proto_msg_t;

@@ -86,18 +86,19 @@ static void s_usage (FILE *out, int roles)
 static int s_set (config_t *cfg, const option_t *opt, const char *value, const char *source)
 {
     char *end = NULL;
-    void *field = (char *) cfg + opt->offset;
+    void *field = (char *)cfg + opt->offset;
     errno = 0;
     if (opt->type == OPT_STR) {
-        if (strlen (value) >= CONFIG_ENDPOINT_MAX || (opt->offset == OFF (id) && strlen (value) > 63)) {
+        if (strlen (value) >= CONFIG_ENDPOINT_MAX ||
+            (opt->offset == OFF (id) && strlen (value) > 63)) {
             fprintf (stderr, "rlogd: %s: value too long\n", source);
             return -1;
         }
-        snprintf ((char *) field, opt->offset == OFF (id) ? 64 : CONFIG_ENDPOINT_MAX, "%s", value);
+        snprintf ((char *)field, opt->offset == OFF (id) ? 64 : CONFIG_ENDPOINT_MAX, "%s", value);
         return 0;
     }
     if (opt->type == OPT_FLAG) {
-        *(bool *) field = !streq (value, "0") && !streq (value, "false") && !streq (value, "");
+        *(bool *)field = !streq (value, "0") && !streq (value, "false") && !streq (value, "");
         return 0;
     }
     if (opt->type == OPT_RATE) {
@@ -106,7 +107,7 @@ static int s_set (config_t *cfg, const option_t *opt, const char *value, const c
             fprintf (stderr, "rlogd: %s: expected a probability 0..1, got '%s'\n", source, value);
             return -1;
         }
-        *(double *) field = d;
+        *(double *)field = d;
         return 0;
     }
     if (*value == '-') {
@@ -123,13 +124,13 @@ static int s_set (config_t *cfg, const option_t *opt, const char *value, const c
         return -1;
     }
     if (opt->type == OPT_U32)
-        *(uint32_t *) field = (uint32_t) n;
+        *(uint32_t *)field = (uint32_t)n;
     else if (opt->type == OPT_SIZE)
-        *(size_t *) field = (size_t) n;
+        *(size_t *)field = (size_t)n;
     else if (opt->type == OPT_MS)
-        *(int64_t *) field = n > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t) n;
+        *(int64_t *)field = n > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)n;
     else
-        *(uint64_t *) field = (uint64_t) n;
+        *(uint64_t *)field = (uint64_t)n;
     return 0;
 }
 
@@ -141,7 +142,7 @@ static int s_parse (config_t *cfg, int role, int argc, char **argv)
         char env[64] = "RLOG_";
         for (const char *p = s_options[i].name; *p && strlen (env) < sizeof env - 1; p++) {
             size_t len = strlen (env);
-            env[len] = *p == '-' ? '_' : (char) toupper ((unsigned char) *p);
+            env[len] = *p == '-' ? '_' : (char)toupper ((unsigned char)*p);
             env[len + 1] = 0;
         }
         const char *value = getenv (env);
@@ -159,8 +160,9 @@ static int s_parse (config_t *cfg, int role, int argc, char **argv)
             continue;
         }
         if (streq (a, "--data-dir") || streq (a, "--fsync")) {
-            fprintf (stderr, "rlogd: %s: durable storage is not in this build; rlog keeps its "
-                             "log in memory\n",
+            fprintf (stderr,
+                     "rlogd: %s: durable storage is not in this build; rlog keeps its "
+                     "log in memory\n",
                      a);
             return -1;
         }
@@ -169,10 +171,10 @@ static int s_parse (config_t *cfg, int role, int argc, char **argv)
         if (strncmp (a, "--", 2) == 0) {
             const char *name = a + 2;
             const char *eq = strchr (name, '=');
-            size_t len = eq ? (size_t) (eq - name) : strlen (name);
+            size_t len = eq ? (size_t)(eq - name) : strlen (name);
             for (size_t i = 0; i < OPTION_COUNT && !opt; i++)
-                if ((s_options[i].roles & role) && strlen (s_options[i].name) == len
-                    && strncmp (s_options[i].name, name, len) == 0)
+                if ((s_options[i].roles & role) && strlen (s_options[i].name) == len &&
+                    strncmp (s_options[i].name, name, len) == 0)
                     opt = &s_options[i];
             if (opt && eq)
                 value = eq + 1;

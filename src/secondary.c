@@ -21,12 +21,12 @@
 #include "store.h"
 #include "wire.h"
 
-#define TICK_MS              5
-#define HELLO_BASE_MS        100
-#define HELLO_CAP_MS         5000
-#define FETCH_BASE_MS        200
-#define FETCH_CAP_MS         5000
-#define CATCHUP_LOG_ENTRIES  1000
+#define TICK_MS             5
+#define HELLO_BASE_MS       100
+#define HELLO_CAP_MS        5000
+#define FETCH_BASE_MS       200
+#define FETCH_CAP_MS        5000
+#define CATCHUP_LOG_ENTRIES 1000
 
 //  An entry waiting out --delay-ms, with its bytes in the same allocation.
 typedef struct delayed_s {
@@ -79,14 +79,15 @@ static void s_send (secondary_t *self)
 {
     //  IMMEDIATE is set: with no connection the frame is dropped, not
     //  queued, so a returning master never sees a backlog of stale frames.
-    wire_send (self->dealer, proto_encoder_data (self->encoder), proto_encoder_size (self->encoder));
+    wire_send (self->dealer, proto_encoder_data (self->encoder),
+               proto_encoder_size (self->encoder));
 }
 
 static void s_send_hello (secondary_t *self, int64_t now)
 {
     uint64_t head = store_head (self->store);
-    if (proto_encode_hello (self->encoder, self->cfg.id, store_epoch_of (self->store, head), head)
-        == 0)
+    if (proto_encode_hello (self->encoder, self->cfg.id, store_epoch_of (self->store, head),
+                            head) == 0)
         s_send (self);
     self->hello_due = now + backoff_next (&self->hello_backoff, &self->prng);
 }
@@ -112,7 +113,7 @@ static int s_store (secondary_t *self, const entry_t *entry)
 {
     if (store_append (self->store, entry) != 0) {
         log_error ("out of memory storing entry %llu",
-                   (unsigned long long) store_head (self->store) + 1);
+                   (unsigned long long)store_head (self->store) + 1);
         return -1;
     }
     return 0;
@@ -122,12 +123,16 @@ static int s_accept (secondary_t *self, const entry_t *entry)
 {
     if (self->cfg.delay_ms == 0)
         return s_store (self, entry);
-    delayed_t *d = (delayed_t *) malloc (sizeof (delayed_t) + entry->size + entry->client_id_size);
+    //  Bounded like the hold-back buffer: past it, entries are refused here
+    //  and fetched again once the queue has drained.
+    if (self->delayed >= self->cfg.holdback_max)
+        return -1;
+    delayed_t *d = (delayed_t *)malloc (sizeof (delayed_t) + entry->size + entry->client_id_size);
     if (!d) {
         log_error ("out of memory delaying an entry");
         return -1;
     }
-    uint8_t *bytes = (uint8_t *) (d + 1);
+    uint8_t *bytes = (uint8_t *)(d + 1);
     memcpy (bytes, entry->data, entry->size);
     if (entry->client_id_size)
         memcpy (bytes + entry->size, entry->client_id, entry->client_id_size);
@@ -158,8 +163,8 @@ static void s_clear_delayed (secondary_t *self)
 
 static int s_drained (uint64_t seq, const entry_t *entry, void *arg)
 {
-    secondary_t *self = (secondary_t *) arg;
-    (void) seq;
+    secondary_t *self = (secondary_t *)arg;
+    (void)seq;
     if (s_accept (self, entry) != 0)
         return -1;
     self->recv_next++;
@@ -196,7 +201,7 @@ static void s_after_store (secondary_t *self)
     if (s_chance (self, self->cfg.fail_rate) && !self->fetching) {
         uint64_t from = self->acked_sent + 1;
         log_debug ("fail-rate: withholding the ACK of %llu..%llu and fetching them again",
-                   (unsigned long long) from, (unsigned long long) head);
+                   (unsigned long long)from, (unsigned long long)head);
         if (proto_encode_fetch (self->encoder, from, head - from + 1) == 0)
             s_send (self);
         self->fetching = true;
@@ -221,8 +226,8 @@ static void s_check_gap (secondary_t *self)
         if (self->catching_up && holdback_size (self->holdback) == 0) {
             int64_t ms = zclock_mono () - self->catchup_started;
             uint64_t got = self->recv_next - self->catchup_from;
-            log_info ("caught up: %llu entries in %lld ms, head %llu", (unsigned long long) got,
-                      (long long) ms, (unsigned long long) store_head (self->store));
+            log_info ("caught up: %llu entries in %lld ms, head %llu", (unsigned long long)got,
+                      (long long)ms, (unsigned long long)store_head (self->store));
             self->catching_up = false;
         }
         return;
@@ -230,9 +235,8 @@ static void s_check_gap (secondary_t *self)
     uint64_t count = want_to - self->recv_next + 1;
     if (!self->catching_up && self->master_head + 1 - self->recv_next >= CATCHUP_LOG_ENTRIES) {
         log_info ("catching up: have 1..%llu, master head %llu (%llu entries behind)",
-                  (unsigned long long) (self->recv_next - 1),
-                  (unsigned long long) self->master_head,
-                  (unsigned long long) (self->master_head + 1 - self->recv_next));
+                  (unsigned long long)(self->recv_next - 1), (unsigned long long)self->master_head,
+                  (unsigned long long)(self->master_head + 1 - self->recv_next));
         self->catching_up = true;
         self->catchup_from = self->recv_next;
         self->catchup_started = zclock_mono ();
@@ -270,8 +274,8 @@ static void s_master_frame (secondary_t *self, const proto_msg_t *msg)
         if (msg->truncate_to < head) {
             log_warn ("truncating %llu entries (%llu..%llu) that are not in the master's "
                       "history",
-                      (unsigned long long) (head - msg->truncate_to),
-                      (unsigned long long) msg->truncate_to + 1, (unsigned long long) head);
+                      (unsigned long long)(head - msg->truncate_to),
+                      (unsigned long long)msg->truncate_to + 1, (unsigned long long)head);
             store_truncate (self->store, msg->truncate_to);
         }
         holdback_clear (self->holdback);
@@ -282,14 +286,14 @@ static void s_master_frame (secondary_t *self, const proto_msg_t *msg)
         self->welcomed = true;
         self->fetching = false;
         backoff_reset (&self->hello_backoff);
-        log_info ("joined master epoch %llu: have 1..%llu, master head %llu",
-                  (unsigned long long) msg->epoch, (unsigned long long) (self->recv_next - 1),
-                  (unsigned long long) msg->head);
+        log_info ("joined master epoch %llu: have %llu entries, master head %llu",
+                  (unsigned long long)msg->epoch, (unsigned long long)(self->recv_next - 1),
+                  (unsigned long long)msg->head);
         s_send_ack (self);
         return;
     }
     if (msg->type == PROTO_ERROR) {
-        log_warn ("master refused us: %s (%s)", msg->text, rlog_strerror ((int) msg->code));
+        log_warn ("master refused us: %s (%s)", msg->text, rlog_strerror ((int)msg->code));
         self->welcomed = false;
         return;
     }
@@ -302,7 +306,7 @@ static void s_master_frame (secondary_t *self, const proto_msg_t *msg)
     if (msg->epoch != self->master_epoch) {
         char why[96];
         snprintf (why, sizeof why, "master epoch changed %llu -> %llu",
-                  (unsigned long long) self->master_epoch, (unsigned long long) msg->epoch);
+                  (unsigned long long)self->master_epoch, (unsigned long long)msg->epoch);
         s_rehello (self, why);
         return;
     }
@@ -342,10 +346,9 @@ static void s_drain_master (secondary_t *self, zsock_t *reader)
             if (wire_ratelimit (&self->bad_input_log, zclock_mono (), 1000))
                 log_warn ("bad frame from the master side (%s): %s", rlog_strerror (rc),
                           proto_decoder_error (self->decoder));
-        }
-        else {
-            bool replication = msg.type == PROTO_BATCH || msg.type == PROTO_FILL
-                               || msg.type == PROTO_HEARTBEAT;
+        } else {
+            bool replication =
+                msg.type == PROTO_BATCH || msg.type == PROTO_FILL || msg.type == PROTO_HEARTBEAT;
             if (!(replication && s_chance (self, self->cfg.drop_rate)))
                 s_master_frame (self, &msg);
         }
@@ -357,8 +360,8 @@ static void s_drain_master (secondary_t *self, zsock_t *reader)
 
 static int s_on_master (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
-    s_drain_master ((secondary_t *) arg, reader);
+    (void)loop;
+    s_drain_master ((secondary_t *)arg, reader);
     return 0;
 }
 
@@ -370,9 +373,9 @@ static void s_status (secondary_t *self, rlog_status_t *st)
     snprintf (st->node_id, sizeof st->node_id, "%s", self->cfg.id);
     st->epoch = self->master_epoch;
     st->head = store_head (self->store);
-    const char *mode = !self->master_reachable                          ? "disconnected"
+    const char *mode = !self->master_reachable                                    ? "disconnected"
                        : (self->fetching || self->recv_next <= self->master_head) ? "catching-up"
-                                                                                : "following";
+                                                                                  : "following";
     snprintf (st->mode, sizeof st->mode, "%s", mode);
     snprintf (st->master, sizeof st->master, "%s", self->cfg.master_peer);
     st->master_reachable = self->master_reachable;
@@ -384,8 +387,8 @@ static void s_status (secondary_t *self, rlog_status_t *st)
 
 static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
-    secondary_t *self = (secondary_t *) arg;
+    (void)loop;
+    secondary_t *self = (secondary_t *)arg;
     for (size_t n = 0; n < self->cfg.drain_max; n++) {
         wire_envelope_t env;
         zmq_msg_t body;
@@ -403,20 +406,17 @@ static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
                 log_warn ("client sent a bad request (%s): %s", rlog_strerror (rc),
                           proto_decoder_error (self->decoder));
             ok = proto_encode_error (self->encoder, rc, proto_decoder_error (self->decoder));
-        }
-        else if (msg.type == PROTO_LIST)
+        } else if (msg.type == PROTO_LIST)
             ok = wire_encode_list (self->encoder, self->store, msg.from, msg.count);
         else if (msg.type == PROTO_STATUS) {
             rlog_status_t status;
             s_status (self, &status);
             ok = proto_encode_status_reply (self->encoder, &status);
-        }
-        else if (msg.type == PROTO_APPEND) {
+        } else if (msg.type == PROTO_APPEND) {
             snprintf (text, sizeof text, "appends go to the master; this is secondary '%s'",
                       self->cfg.id);
             ok = proto_encode_error (self->encoder, RLOG_NOT_MASTER, text);
-        }
-        else {
+        } else {
             snprintf (text, sizeof text, "%s is not accepted on the client socket",
                       proto_type_name (msg.type));
             ok = proto_encode_error (self->encoder, RLOG_UNKNOWN_TYPE, text);
@@ -431,9 +431,9 @@ static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
 
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
-    secondary_t *self = (secondary_t *) arg;
+    (void)loop;
+    (void)timer_id;
+    secondary_t *self = (secondary_t *)arg;
     int64_t now = zclock_mono ();
     bool released = false;
     while (self->delay_head && self->delay_head->due <= now) {
@@ -453,7 +453,7 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
         s_send_hello (self, now);
     if (self->fetching && now >= self->fetch_due) {
         log_debug ("fetch up to %llu timed out; asking again from %llu",
-                   (unsigned long long) self->fetch_to, (unsigned long long) self->recv_next);
+                   (unsigned long long)self->fetch_to, (unsigned long long)self->recv_next);
         self->fetching = false;
     }
     s_check_gap (self);
@@ -462,14 +462,14 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
 
 static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
-    secondary_t *self = (secondary_t *) arg;
+    (void)loop;
+    (void)timer_id;
+    secondary_t *self = (secondary_t *)arg;
     if (self->welcomed)
         s_send_ack (self); //  the cumulative ACK is our heartbeat
     int64_t silent = zclock_mono () - self->master_heard;
     if (self->master_reachable && silent > self->cfg.unhealthy_ms) {
-        log_warn ("master unreachable: nothing heard for %lld ms", (long long) silent);
+        log_warn ("master unreachable: nothing heard for %lld ms", (long long)silent);
         self->master_reachable = false;
     }
     return 0;
@@ -477,8 +477,8 @@ static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 
 static int s_on_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
-    (void) arg;
+    (void)loop;
+    (void)arg;
     char *command = zstr_recv (reader);
     bool term = !command || streq (command, "$TERM");
     zstr_free (&command);
@@ -503,10 +503,9 @@ static void s_secondary_destroy (secondary_t **self_p)
     *self_p = NULL;
 }
 
-static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *err,
-                                     size_t err_size)
+static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *err, size_t err_size)
 {
-    secondary_t *self = (secondary_t *) zmalloc (sizeof (secondary_t));
+    secondary_t *self = (secondary_t *)zmalloc (sizeof (secondary_t));
     if (!self) {
         snprintf (err, err_size, "out of memory");
         return NULL;
@@ -515,7 +514,7 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
     self->master_heard = -1;
     self->recv_next = 1;
     prng_seed (&self->prng,
-               cfg->seed ? cfg->seed : (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 32));
+               cfg->seed ? cfg->seed : (uint64_t)zclock_usecs () ^ ((uint64_t)getpid () << 32));
     backoff_init (&self->hello_backoff, HELLO_BASE_MS, HELLO_CAP_MS);
     backoff_init (&self->fetch_backoff, FETCH_BASE_MS, FETCH_CAP_MS);
     self->sub = zsock_new (ZMQ_SUB);
@@ -526,13 +525,13 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
     self->holdback = holdback_new (cfg->holdback_max);
     self->decoder = proto_decoder_new (cfg->max_msg);
     self->encoder = proto_encoder_new ();
-    if (!self->sub || !self->dealer || !self->client || !self->loop || !self->store
-        || !self->holdback || !self->decoder || !self->encoder) {
+    if (!self->sub || !self->dealer || !self->client || !self->loop || !self->store ||
+        !self->holdback || !self->decoder || !self->encoder) {
         snprintf (err, err_size, "out of memory");
         s_secondary_destroy (&self);
         return NULL;
     }
-    int frame_max = (int) (cfg->max_msg + WIRE_BATCH_MAX_BYTES + 65536);
+    int frame_max = (int)(cfg->max_msg + WIRE_BATCH_MAX_BYTES + 65536);
     zsock_set_subscribe (self->sub, "");
     zsock_set_rcvhwm (self->sub, 1000);
     zsock_set_maxmsgsize (self->sub, frame_max);
@@ -555,20 +554,20 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
         return NULL;
     }
     //  SUB first, then the DEALER that says HELLO: no hole between the two.
-    if (zsock_connect (self->sub, "%s", cfg->master_pub) != 0
-        || zsock_connect (self->dealer, "%s", cfg->master_peer) != 0) {
-        snprintf (err, err_size, "cannot connect to %s / %s: %s", cfg->master_pub,
-                  cfg->master_peer, zmq_strerror (zmq_errno ()));
+    if (zsock_connect (self->sub, "%s", cfg->master_pub) != 0 ||
+        zsock_connect (self->dealer, "%s", cfg->master_peer) != 0) {
+        snprintf (err, err_size, "cannot connect to %s / %s: %s", cfg->master_pub, cfg->master_peer,
+                  zmq_strerror (zmq_errno ()));
         s_secondary_destroy (&self);
         return NULL;
     }
     zloop_set_nonstop (self->loop, true);
-    if (zloop_reader (self->loop, self->sub, s_on_master, self) != 0
-        || zloop_reader (self->loop, self->dealer, s_on_master, self) != 0
-        || zloop_reader (self->loop, self->client, s_on_client, self) != 0
-        || zloop_reader (self->loop, pipe, s_on_pipe, self) != 0
-        || zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0
-        || zloop_timer (self->loop, (size_t) cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
+    if (zloop_reader (self->loop, self->sub, s_on_master, self) != 0 ||
+        zloop_reader (self->loop, self->dealer, s_on_master, self) != 0 ||
+        zloop_reader (self->loop, self->client, s_on_client, self) != 0 ||
+        zloop_reader (self->loop, pipe, s_on_pipe, self) != 0 ||
+        zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0 ||
+        zloop_timer (self->loop, (size_t)cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
         snprintf (err, err_size, "cannot set up the event loop");
         s_secondary_destroy (&self);
         return NULL;
@@ -579,7 +578,7 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
 void secondary_actor (zsock_t *pipe, void *args)
 {
     char err[1024] = "";
-    secondary_t *self = s_secondary_new (pipe, (const config_t *) args, err, sizeof err);
+    secondary_t *self = s_secondary_new (pipe, (const config_t *)args, err, sizeof err);
     zsock_signal (pipe, 0);
     if (!self) {
         wire_actor_failed (pipe, err);
@@ -588,14 +587,14 @@ void secondary_actor (zsock_t *pipe, void *args)
     log_info ("secondary '%s' up: master %s + %s, client %s, heartbeat %lld ms, in memory (no "
               "data dir), delay %lld ms, fail-rate %g, drop-rate %g",
               self->cfg.id, self->cfg.master_pub, self->cfg.master_peer, self->cfg.client_ep,
-              (long long) self->cfg.heartbeat_ms, (long long) self->cfg.delay_ms,
-              self->cfg.fail_rate, self->cfg.drop_rate);
+              (long long)self->cfg.heartbeat_ms, (long long)self->cfg.delay_ms, self->cfg.fail_rate,
+              self->cfg.drop_rate);
     char port[16];
     snprintf (port, sizeof port, "%d", self->client_port);
     zstr_sendx (pipe, "READY", port, NULL);
     s_send_hello (self, zclock_mono ());
     zloop_start (self->loop);
     log_info ("secondary '%s' stopping: head %llu", self->cfg.id,
-              (unsigned long long) store_head (self->store));
+              (unsigned long long)store_head (self->store));
     s_secondary_destroy (&self);
 }

@@ -20,8 +20,7 @@ static void s_drain_more (void *handle)
     }
 }
 
-static int s_recv_enveloped (zsock_t *router, wire_envelope_t *env, zmq_msg_t *body,
-                             bool delimited)
+static int s_recv_enveloped (zsock_t *router, wire_envelope_t *env, zmq_msg_t *body, bool delimited)
 {
     void *handle = zsock_resolve (router);
     zmq_msg_t id;
@@ -39,8 +38,8 @@ static int s_recv_enveloped (zsock_t *router, wire_envelope_t *env, zmq_msg_t *b
     if (ok && delimited) {
         zmq_msg_t delim;
         zmq_msg_init (&delim);
-        ok = zmq_msg_recv (&delim, handle, 0) >= 0 && zmq_msg_size (&delim) == 0
-             && zmq_msg_more (&delim);
+        ok = zmq_msg_recv (&delim, handle, 0) >= 0 && zmq_msg_size (&delim) == 0 &&
+             zmq_msg_more (&delim);
         zmq_msg_close (&delim);
     }
     if (ok) {
@@ -119,8 +118,8 @@ int wire_encode_list (proto_encoder_t *enc, store_t *store, uint64_t from, uint6
     if (proto_encode_list_begin (enc, RLOG_OK, head, from, count) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
-        if (store_get (store, from + i, &entry) != 0
-            || proto_encode_list_entry (enc, entry.data, entry.size) != 0)
+        if (store_get (store, from + i, &entry) != 0 ||
+            proto_encode_list_entry (enc, entry.data, entry.size) != 0)
             return -1;
     }
     return 0;
@@ -148,10 +147,9 @@ uint64_t wire_send_range (proto_encoder_t *enc, store_t *store, int type, uint64
             break;
         bool ok = true;
         for (size_t i = 0; i < count && ok; i++)
-            ok = store_get (store, seq + i, &entry) == 0
-                 && proto_encode_batch_entry (enc, &entry) == 0;
-        if (!ok
-            || send (proto_encoder_data (enc), proto_encoder_size (enc), arg) != 0)
+            ok = store_get (store, seq + i, &entry) == 0 &&
+                 proto_encode_batch_entry (enc, &entry) == 0;
+        if (!ok || send (proto_encoder_data (enc), proto_encoder_size (enc), arg) != 0)
             break;
         seq += count;
     }

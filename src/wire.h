@@ -43,10 +43,10 @@ int wire_send (zsock_t *sock, const void *data, size_t size);
 int wire_encode_list (proto_encoder_t *enc, store_t *store, uint64_t from, uint64_t limit);
 
 //  Largest entry count and payload bytes in one LIST_REPLY / FILL / BATCH.
-#define WIRE_LIST_MAX_ENTRIES 4096
-#define WIRE_LIST_MAX_BYTES   (4 * 1024 * 1024)
+#define WIRE_LIST_MAX_ENTRIES  4096
+#define WIRE_LIST_MAX_BYTES    (4 * 1024 * 1024)
 #define WIRE_BATCH_MAX_ENTRIES 1024
-#define WIRE_BATCH_MAX_BYTES  (1024 * 1024)
+#define WIRE_BATCH_MAX_BYTES   (1024 * 1024)
 
 //  Encode entries FROM..TO of STORE as BATCH/FILL frames (TYPE), each cut at
 //  WIRE_BATCH_MAX_*, and hand each to SEND. Stops at the first SEND failure.

@@ -1,5 +1,5 @@
 /*  harness.c - process control for the integration tests.
-*/
+ */
 #include "harness.h"
 #include <czmq.h>
 #include <netinet/in.h>
@@ -24,8 +24,8 @@ int h_free_port (void)
     addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
     socklen_t len = sizeof addr;
     int port = -1;
-    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-        && getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
+    if (bind (fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname (fd, (struct sockaddr *)&addr, &len) == 0)
         port = ntohs (addr.sin_port);
     close (fd);
     return port;
@@ -86,33 +86,32 @@ static void s_start (h_cluster_t *cluster, h_node_t *node, bool master, const ch
     snprintf (node->extra, sizeof node->extra, "%s", extra ? extra : "");
     char *argv[64];
     int n = 0;
-    argv[n++] = (char *) RLOG_BUILD_DIR "/rlogd";
+    argv[n++] = (char *)RLOG_BUILD_DIR "/rlogd";
     if (master) {
         snprintf (pub, sizeof pub, "tcp://127.0.0.1:%d", cluster->pub_port);
         snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", cluster->peer_port);
         snprintf (replicas, sizeof replicas, "%u", cluster->replicas);
-        argv[n++] = (char *) "master";
-        argv[n++] = (char *) "--replicas";
+        argv[n++] = (char *)"master";
+        argv[n++] = (char *)"--replicas";
         argv[n++] = replicas;
-        argv[n++] = (char *) "--pub";
+        argv[n++] = (char *)"--pub";
         argv[n++] = pub;
-        argv[n++] = (char *) "--peer";
+        argv[n++] = (char *)"--peer";
         argv[n++] = peer;
-    }
-    else {
+    } else {
         snprintf (pub, sizeof pub, "tcp://127.0.0.1:%d", cluster->pub_port);
         snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", cluster->peer_port);
-        argv[n++] = (char *) "secondary";
-        argv[n++] = (char *) "--id";
+        argv[n++] = (char *)"secondary";
+        argv[n++] = (char *)"--id";
         argv[n++] = node->id;
-        argv[n++] = (char *) "--master-pub";
+        argv[n++] = (char *)"--master-pub";
         argv[n++] = pub;
-        argv[n++] = (char *) "--master-peer";
+        argv[n++] = (char *)"--master-peer";
         argv[n++] = peer;
     }
-    argv[n++] = (char *) "--client";
+    argv[n++] = (char *)"--client";
     argv[n++] = client;
-    argv[n++] = (char *) "--heartbeat-ms";
+    argv[n++] = (char *)"--heartbeat-ms";
     argv[n++] = hb;
     char extra_copy[512];
     snprintf (extra_copy, sizeof extra_copy, "%s", node->extra);
@@ -206,24 +205,24 @@ bool h_wait_status (const h_node_t *node, h_status_pred *pred, void *arg, int ti
 
 bool h_pred_healthy (const rlog_status_t *status, void *arg)
 {
-    return status->healthy >= (uint32_t) * (int *) arg && streq (status->mode, "read-write");
+    return status->healthy >= (uint32_t) * (int *)arg && streq (status->mode, "read-write");
 }
 
 bool h_pred_head (const rlog_status_t *status, void *arg)
 {
-    return status->head >= *(uint64_t *) arg;
+    return status->head >= *(uint64_t *)arg;
 }
 
 static int s_collect (uint64_t seq, const void *data, size_t size, void *arg)
 {
-    h_list_t *list = (h_list_t *) arg;
+    h_list_t *list = (h_list_t *)arg;
     if (seq != list->count + 1)
         return -1;
-    char **items = (char **) realloc (list->items, (list->count + 1) * sizeof (char *));
+    char **items = (char **)realloc (list->items, (list->count + 1) * sizeof (char *));
     if (!items)
         return -1;
     list->items = items;
-    char *copy = (char *) malloc (size + 1);
+    char *copy = (char *)malloc (size + 1);
     if (!copy)
         return -1;
     memcpy (copy, data, size);

@@ -1,11 +1,12 @@
 /*  test_cluster.c - integration tests: real rlogd and logcli processes.
-*/
+ */
 #include "harness.h"
 #include "proto.h"
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 static h_cluster_t s_cluster;
 
@@ -25,7 +26,7 @@ static void s_wait_healthy (int nodes)
 static void s_wait_head (const h_node_t *node, uint64_t head)
 {
     cr_assert (h_wait_status (node, h_pred_head, &head, 20000), "%s never reached head %llu",
-               node->id, (unsigned long long) head);
+               node->id, (unsigned long long)head);
 }
 
 static uint64_t s_append (rlog_client_t *client, const char *text, int w, int timeout_ms,
@@ -49,7 +50,7 @@ typedef struct {
 
 static void *s_append_thread (void *arg)
 {
-    async_append_t *a = (async_append_t *) arg;
+    async_append_t *a = (async_append_t *)arg;
     rlog_client_t *client = h_client (a->node);
     rlog_append_result_t result;
     a->rc = rlog_client_append (client, a->text, strlen (a->text), a->w, 0, &result);
@@ -220,7 +221,7 @@ Test (cluster, late_secondary_catches_up, .timeout = 120.0)
     char text[32];
     const uint64_t total = 100000;
     for (uint64_t i = 1; i <= total; i++) {
-        snprintf (text, sizeof text, "e%llu", (unsigned long long) i);
+        snprintf (text, sizeof text, "e%llu", (unsigned long long)i);
         rlog_append_result_t result;
         cr_assert_eq (rlog_client_append (client, text, strlen (text), 1, 0, &result), RLOG_OK);
         cr_assert_eq (result.seq, i);
@@ -233,7 +234,7 @@ Test (cluster, late_secondary_catches_up, .timeout = 120.0)
     cr_assert_eq (h_list (&s_cluster.secondaries[1], &list), RLOG_OK);
     cr_assert_eq (list.count, total + 1);
     for (uint64_t i = 1; i <= total; i++) {
-        snprintf (text, sizeof text, "e%llu", (unsigned long long) i);
+        snprintf (text, sizeof text, "e%llu", (unsigned long long)i);
         cr_assert_str_eq (list.items[i - 1], text);
     }
     cr_assert_str_eq (list.items[total], "live");
@@ -245,8 +246,8 @@ Test (cluster, late_secondary_catches_up, .timeout = 120.0)
 //  fail after storing and delay; one is killed and restarted empty mid-run.
 //  Afterwards every node lists the same sequence, each acknowledged message
 //  exactly once at the seq it was given.
-#define WRITERS     4
-#define PER_WRITER  300
+#define WRITERS    4
+#define PER_WRITER 300
 
 typedef struct {
     h_node_t *master;
@@ -257,7 +258,7 @@ typedef struct {
 
 static void *s_writer (void *arg)
 {
-    writer_t *wr = (writer_t *) arg;
+    writer_t *wr = (writer_t *)arg;
     rlog_client_t *client = h_client (wr->master);
     rlog_client_set_retry (client, 300, 30);
     for (int i = 0; i < PER_WRITER; i++) {
@@ -277,7 +278,7 @@ static void *s_writer (void *arg)
 
 static bool s_pred_head_at_least (const rlog_status_t *status, void *arg)
 {
-    return status->head >= *(uint64_t *) arg;
+    return status->head >= *(uint64_t *)arg;
 }
 
 Test (cluster, faults_converge, .timeout = 120.0)
@@ -315,7 +316,7 @@ Test (cluster, faults_converge, .timeout = 120.0)
             snprintf (text, sizeof text, "w%d-%d", k, i);
             uint64_t seq = writers[k].seqs[i];
             cr_assert (seq >= 1 && seq <= master.count);
-            cr_assert_str_eq (master.items[seq - 1], text, "seq %llu", (unsigned long long) seq);
+            cr_assert_str_eq (master.items[seq - 1], text, "seq %llu", (unsigned long long)seq);
         }
     for (int n = 0; n < 2; n++) {
         s_wait_head (&s_cluster.secondaries[n], master.count);
@@ -351,7 +352,7 @@ static int s_raw_request (int port, const void *data, size_t size, int *type)
         proto_decoder_t *decoder = proto_decoder_new (1 << 20);
         proto_msg_t msg;
         if (proto_decode (decoder, zframe_data (reply), zframe_size (reply), &msg) == RLOG_OK) {
-            code = (int) msg.code;
+            code = (int)msg.code;
             *type = msg.type;
         }
         proto_decoder_destroy (&decoder);
@@ -378,7 +379,7 @@ static int s_raw_peer (int port, const char *identity, const void *data, size_t 
         proto_decoder_t *decoder = proto_decoder_new (1 << 20);
         proto_msg_t msg;
         if (proto_decode (decoder, zframe_data (reply), zframe_size (reply), &msg) == RLOG_OK) {
-            code = msg.type == PROTO_ERROR ? (int) msg.code : 0;
+            code = msg.type == PROTO_ERROR ? (int)msg.code : 0;
             snprintf (text, text_size, "%s", msg.text);
         }
         proto_decoder_destroy (&decoder);
@@ -399,18 +400,16 @@ Test (cluster, malformed_frames_get_errors)
     int ports[2] = {s_cluster.master.client_port, s_cluster.secondaries[0].client_port};
     const uint8_t garbage[] = {0xc1, 0xff, 0x00, 0x13};
     const uint8_t version2[] = {0x93, 0x02, 0x01, 0xc0};   //  [2, 1, nil]
-    const uint8_t unknown[] = {0x92, 0x01, 0x4d};           //  [1, 77]
-    const uint8_t ack[] = {0x93, 0x01, 0x15, 0x05};         //  [1, ACK, 5]
-    const uint8_t huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff};  //  array of 4G elements
+    const uint8_t unknown[] = {0x92, 0x01, 0x4d};          //  [1, 77]
+    const uint8_t ack[] = {0x93, 0x01, 0x15, 0x05};        //  [1, ACK, 5]
+    const uint8_t huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff}; //  array of 4G elements
     const uint8_t wrong[] = {0x97, 0x01, 0x01, 0xc4, 0x00, 0xa1, 0x78, 0x01, 0x00, 0xc4};
     for (int p = 0; p < 2; p++) {
         int type = 0;
         cr_assert_eq (s_raw_request (ports[p], garbage, sizeof garbage, &type), RLOG_MALFORMED);
         cr_assert_eq (type, PROTO_ERROR);
-        cr_assert_eq (s_raw_request (ports[p], version2, sizeof version2, &type),
-                      RLOG_BAD_VERSION);
-        cr_assert_eq (s_raw_request (ports[p], unknown, sizeof unknown, &type),
-                      RLOG_UNKNOWN_TYPE);
+        cr_assert_eq (s_raw_request (ports[p], version2, sizeof version2, &type), RLOG_BAD_VERSION);
+        cr_assert_eq (s_raw_request (ports[p], unknown, sizeof unknown, &type), RLOG_UNKNOWN_TYPE);
         cr_assert_eq (s_raw_request (ports[p], ack, sizeof ack, &type), RLOG_UNKNOWN_TYPE);
         cr_assert_eq (s_raw_request (ports[p], huge, sizeof huge, &type), RLOG_MALFORMED);
         cr_assert_eq (s_raw_request (ports[p], wrong, sizeof wrong, &type), RLOG_MALFORMED);
@@ -419,9 +418,9 @@ Test (cluster, malformed_frames_get_errors)
     //  Peer socket: garbage, an ACK before HELLO, a HELLO whose id lies,
     //  and a third secondary in a cluster of two.
     char text[256] = "";
-    cr_assert_eq (s_raw_peer (s_cluster.peer_port, "x1", garbage, sizeof garbage, text,
-                              sizeof text),
-                  RLOG_MALFORMED);
+    cr_assert_eq (
+        s_raw_peer (s_cluster.peer_port, "x1", garbage, sizeof garbage, text, sizeof text),
+        RLOG_MALFORMED);
     cr_assert_eq (s_raw_peer (s_cluster.peer_port, "x2", ack, sizeof ack, text, sizeof text),
                   RLOG_REFUSED);
     proto_encoder_t *enc = proto_encoder_new ();
@@ -436,14 +435,14 @@ Test (cluster, malformed_frames_get_errors)
     cr_assert (strstr (text, "cluster full"), "%s", text);
     //  An oversized append is refused and stores nothing.
     size_t big = 1024 * 1024 + 1;
-    char *payload = (char *) calloc (1, big);
+    char *payload = (char *)calloc (1, big);
     memset (payload, 'x', big);
     uint8_t cid[16] = {1};
     proto_encode_append (enc, cid, sizeof cid, 1, 1, 0, payload, big);
     int type = 0;
-    cr_assert_eq (s_raw_request (ports[0], proto_encoder_data (enc), proto_encoder_size (enc),
-                                 &type),
-                  RLOG_TOO_LARGE);
+    cr_assert_eq (
+        s_raw_request (ports[0], proto_encoder_data (enc), proto_encoder_size (enc), &type),
+        RLOG_TOO_LARGE);
     free (payload);
     proto_encoder_destroy (&enc);
     //  Still fully working: a w=3 append succeeds and is the first entry.
@@ -465,13 +464,12 @@ Test (cluster, logcli_black_box)
     int one = 1;
     //  Master alone with 1 secondary configured: quorum 2, so read-only.
     cr_assert (h_wait_status (&s_cluster.master, h_pred_head, &(uint64_t){0}, 5000));
-    (void) one;
+    (void)one;
     cr_assert_eq (h_logcli (out, sizeof out, "-e %s append hello", ep), 3, "%s", out);
     cr_assert (strstr (out, "read-only"), "%s", out);
     h_start_secondary (&s_cluster, 0, "");
     s_wait_healthy (2);
-    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 2 'hello world'", ep), 0, "%s",
-                  out);
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 2 'hello world'", ep), 0, "%s", out);
     cr_assert_str_eq (out, "1\n");
     cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 3 x", ep), 3, "%s", out);
     cr_assert (strstr (out, "outside 1..2"), "%s", out);
@@ -495,8 +493,7 @@ Test (cluster, logcli_black_box)
     cr_assert (strstr (out, "exit status"), "%s", out);
     //  A timeout: the secondary is gone, w=2 cannot be met in 200 ms.
     h_stop (&s_cluster.secondaries[0], SIGKILL);
-    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 2 -t 200 late", ep), 4, "%s",
-                  out);
+    cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 2 -t 200 late", ep), 4, "%s", out);
     cr_assert (strstr (out, "timed out: stored on 1 of 2 nodes"), "%s", out);
 }
 
@@ -510,12 +507,11 @@ Test (cluster, pipeline_window)
     h_start_secondary (&s_cluster, 1, "--drop-rate 0.05 --seed 3");
     s_wait_healthy (3);
     char ep[64];
-    rlog_pipeline_t *pipe = rlog_pipeline_new (h_endpoint (&s_cluster.master, ep, sizeof ep), 3,
-                                               0);
+    rlog_pipeline_t *pipe = rlog_pipeline_new (h_endpoint (&s_cluster.master, ep, sizeof ep), 3, 0);
     cr_assert_not_null (pipe);
     const size_t total = 20000, window = 1000;
-    uint64_t *seq_of = (uint64_t *) calloc (total + 1, sizeof (uint64_t));
-    bool *seen = (bool *) calloc (total + 1, sizeof (bool));
+    uint64_t *seq_of = (uint64_t *)calloc (total + 1, sizeof (uint64_t));
+    bool *seen = (bool *)calloc (total + 1, sizeof (bool));
     size_t submitted = 0, completed = 0;
     rlog_completion_t done[256];
     int64_t deadline = zclock_mono () + 30000;
@@ -530,13 +526,12 @@ Test (cluster, pipeline_window)
         size_t n = rlog_pipeline_collect (pipe, 100, done, 256);
         for (size_t i = 0; i < n; i++) {
             cr_assert_eq (done[i].code, RLOG_OK, "req %llu code %d",
-                          (unsigned long long) done[i].req_id, done[i].code);
+                          (unsigned long long)done[i].req_id, done[i].code);
             cr_assert (done[i].req_id >= 1 && done[i].req_id <= total);
             cr_assert (done[i].acks >= 3);
             seq_of[done[i].req_id] = done[i].seq;
             cr_assert (done[i].seq >= 1 && done[i].seq <= total);
-            cr_assert (!seen[done[i].seq], "seq %llu given twice",
-                       (unsigned long long) done[i].seq);
+            cr_assert (!seen[done[i].seq], "seq %llu given twice", (unsigned long long)done[i].seq);
             seen[done[i].seq] = true;
         }
         completed += n;
@@ -549,4 +544,116 @@ Test (cluster, pipeline_window)
     rlog_pipeline_destroy (&pipe);
     free (seq_of);
     free (seen);
+}
+
+static bool s_pred_state (const rlog_status_t *status, void *arg)
+{
+    const char *want = (const char *)arg; //  "s1=unhealthy"
+    for (size_t i = 0; i < status->secondary_count; i++) {
+        char pair[96];
+        snprintf (pair, sizeof pair, "%s=%s", status->secondaries[i].id,
+                  status->secondaries[i].state);
+        if (streq (pair, want))
+            return true;
+    }
+    return false;
+}
+
+static bool s_pred_reachable (const rlog_status_t *status, void *arg)
+{
+    return status->master_reachable == *(bool *)arg;
+}
+
+//  SIGSTOP a secondary past the Unhealthy threshold: the master sees it go
+//  Suspected, then Unhealthy; after SIGCONT it is Healthy again and has every
+//  entry appended meanwhile, once.
+Test (cluster, pause_and_resume_secondary)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, "--suspect-ms 250 --unhealthy-ms 600 --recover-ms 200");
+    h_start_secondary (&s_cluster, 0, "");
+    h_start_secondary (&s_cluster, 1, "");
+    s_wait_healthy (3);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    s_append (client, "a", 3, 5000, RLOG_OK);
+    kill (s_cluster.secondaries[1].pid, SIGSTOP);
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_state, "s2=suspected", 5000));
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_state, "s2=unhealthy", 5000));
+    for (int i = 0; i < 50; i++)
+        s_append (client, "b", 2, 5000, RLOG_OK);
+    kill (s_cluster.secondaries[1].pid, SIGCONT);
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_state, "s2=healthy", 5000));
+    s_wait_head (&s_cluster.secondaries[1], 51);
+    h_list_t list;
+    cr_assert_eq (h_list (&s_cluster.secondaries[1], &list), RLOG_OK);
+    cr_assert_eq (list.count, 51);
+    h_list_free (&list);
+    rlog_client_destroy (&client);
+}
+
+//  SIGSTOP the master: secondaries report it unreachable, then reachable
+//  again after SIGCONT, and replication resumes.
+Test (cluster, pause_and_resume_master)
+{
+    h_cluster_init (&s_cluster, 1, 50);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "--unhealthy-ms 400");
+    s_wait_healthy (2);
+    bool reachable = false;
+    kill (s_cluster.master.pid, SIGSTOP);
+    cr_assert (h_wait_status (&s_cluster.secondaries[0], s_pred_reachable, &reachable, 5000));
+    kill (s_cluster.master.pid, SIGCONT);
+    reachable = true;
+    cr_assert (h_wait_status (&s_cluster.secondaries[0], s_pred_reachable, &reachable, 5000));
+    rlog_client_t *client = h_client (&s_cluster.master);
+    s_wait_healthy (2);
+    cr_assert_eq (s_append (client, "after", 2, 5000, RLOG_OK), 1);
+    rlog_client_destroy (&client);
+}
+
+//  SIGTERM with an append parked: the client is told how far it got, and
+//  the master exits 0.
+Test (cluster, graceful_shutdown_answers_waiters)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "");
+    s_wait_healthy (2);
+    async_append_t a = {&s_cluster.master, "parked", 3, -1, 0, false};
+    pthread_t thread;
+    cr_assert_eq (pthread_create (&thread, NULL, s_append_thread, &a), 0);
+    uint64_t one = 1;
+    s_wait_head (&s_cluster.master, one);
+    kill (s_cluster.master.pid, SIGTERM);
+    int status = 0;
+    cr_assert_eq (waitpid (s_cluster.master.pid, &status, 0), s_cluster.master.pid);
+    s_cluster.master.pid = 0;
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status %d", status);
+    pthread_join (thread, NULL);
+    cr_assert_eq (a.rc, RLOG_TIMEOUT, "parked append got %d", a.rc);
+    cr_assert_eq (a.seq, 1);
+    h_stop (&s_cluster.secondaries[0], SIGTERM);
+}
+
+//  A secondary that cannot keep up (--delay-ms 200) slows neither the other
+//  secondary nor w=2 clients, and catches up when the load stops.
+Test (cluster, slow_secondary_does_not_slow_others)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, "");
+    h_start_secondary (&s_cluster, 0, "");
+    h_start_secondary (&s_cluster, 1, "--delay-ms 200");
+    s_wait_healthy (3);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    int64_t worst = 0;
+    for (int i = 1; i <= 300; i++) {
+        int64_t start = zclock_mono ();
+        cr_assert_eq (s_append (client, "x", 2, 0, RLOG_OK), (uint64_t)i);
+        int64_t took = zclock_mono () - start;
+        worst = took > worst ? took : worst;
+    }
+    //  Every w=2 append was answered by s1, well inside s2's 200 ms delay.
+    cr_assert_lt (worst, 150, "a w=2 append took %lld ms", (long long)worst);
+    s_wait_head (&s_cluster.secondaries[1], 300);
+    rlog_client_destroy (&client);
 }
