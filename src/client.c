@@ -325,6 +325,10 @@ struct _rlog_pipeline_t {
     size_t in_flight;
     proto_encoder_t *encoder;
     proto_decoder_t *decoder;
+    //  Node texts of the last collect, one per completion returned.
+    char (*detail)[PROTO_TEXT_MAX + 1];
+    size_t detail_count;
+    size_t detail_max;
 };
 
 rlog_pipeline_t *rlog_pipeline_new (const char *endpoint, int w, int timeout_ms)
@@ -363,6 +367,7 @@ void rlog_pipeline_destroy (rlog_pipeline_t **self_p)
     zsock_destroy (&self->dealer);
     proto_encoder_destroy (&self->encoder);
     proto_decoder_destroy (&self->decoder);
+    free (self->detail);
     free (self);
     *self_p = NULL;
 }
@@ -408,8 +413,17 @@ size_t rlog_pipeline_collect (rlog_pipeline_t *self, int wait_ms, rlog_completio
 {
     void *handle = zsock_resolve (self->dealer);
     zmq_pollitem_t item = {handle, 0, ZMQ_POLLIN, 0};
+    self->detail_count = 0;
     if (max == 0 || zmq_poll (&item, 1, wait_ms) <= 0)
         return 0;
+    if (max > self->detail_max) {
+        //  Without room the texts are just not kept; completions still are.
+        char (*detail)[PROTO_TEXT_MAX + 1] = realloc (self->detail, max * sizeof *detail);
+        if (detail) {
+            self->detail = detail;
+            self->detail_max = max;
+        }
+    }
     size_t got = 0;
     while (got < max) {
         zmq_msg_t delimiter, body;
@@ -440,11 +454,21 @@ size_t rlog_pipeline_collect (rlog_pipeline_t *self, int wait_ms, rlog_completio
         } else
             //  An ERROR cannot name its request: report it unmatched.
             c->code = rc != RLOG_OK ? rc : msg.type == PROTO_ERROR ? (int)msg.code : RLOG_MALFORMED;
+        if (got < self->detail_max) {
+            snprintf (self->detail[got], sizeof self->detail[got], "%s",
+                      rc != RLOG_OK ? proto_decoder_error (self->decoder) : msg.text);
+            self->detail_count = got + 1;
+        }
         if (self->in_flight > 0)
             self->in_flight--;
         got++;
     }
     return got;
+}
+
+const char *rlog_pipeline_detail (rlog_pipeline_t *self, size_t index)
+{
+    return index < self->detail_count ? self->detail[index] : "";
 }
 
 size_t rlog_pipeline_in_flight (rlog_pipeline_t *self)

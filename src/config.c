@@ -22,6 +22,9 @@ void config_defaults (config_t *self, bool master)
     self->fetch_max = 8192;
     self->drain_max = 1024;
     self->holdback_max = 65536;
+    self->fsync = CONFIG_FSYNC_ALWAYS;
+    self->fsync_ms = 50;
+    self->segment_bytes = 64 * 1024 * 1024;
 }
 
 int config_finish (config_t *self, bool master, char *err, size_t err_size)
@@ -40,6 +43,14 @@ int config_finish (config_t *self, bool master, char *err, size_t err_size)
         self->recover_ms = 5 * self->heartbeat_ms;
     if (self->suspect_ms < self->heartbeat_ms || self->unhealthy_ms <= self->suspect_ms) {
         snprintf (err, err_size, "need heartbeat <= suspect-ms < unhealthy-ms");
+        return -1;
+    }
+    if (self->fsync_ms < 1 || self->fsync_ms > 60000) {
+        snprintf (err, err_size, "fsync-ms must be 1..60000");
+        return -1;
+    }
+    if (self->segment_bytes < 4096 || self->segment_bytes > ((size_t)1 << 40)) {
+        snprintf (err, err_size, "segment-bytes must be 4096..2^40");
         return -1;
     }
     if (self->max_msg < 1 || self->max_msg > 64 * 1024 * 1024) {

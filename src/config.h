@@ -12,6 +12,12 @@
 
 #define CONFIG_ENDPOINT_MAX 256
 
+typedef enum {
+    CONFIG_FSYNC_ALWAYS = 0, //  fsync each batch before it counts (default)
+    CONFIG_FSYNC_BATCH = 1,  //  fsync at most every fsync_ms; count after it
+    CONFIG_FSYNC_NEVER = 2   //  count once written; the OS flushes
+} config_fsync_t;
+
 typedef struct {
     //  Both roles
     char client_ep[CONFIG_ENDPOINT_MAX]; //  ROUTER for logcli / librlog
@@ -21,6 +27,12 @@ typedef struct {
     int64_t recover_ms;   //  steady contact before Unhealthy -> Healthy
     size_t max_msg;       //  largest payload accepted
     bool verbose;
+    char data_dir[CONFIG_ENDPOINT_MAX]; //  "" = in memory
+    config_fsync_t fsync;
+    int64_t fsync_ms;     //  batch policy interval
+    size_t segment_bytes; //  log segment size
+    bool repair;          //  master: cut a corrupt log instead of refusing
+    bool accept_shorter;  //  master: let secondaries truncate to a shorter log
     //  Master
     uint32_t replicas;
     uint32_t quorum; //  0 = majority of master + replicas

@@ -179,10 +179,8 @@ static void s_buckets_grow (dedup_t *self)
     self->nbuckets = nbuckets;
 }
 
-static void s_evict_oldest (dedup_t *self)
+static void s_client_remove (dedup_t *self, client_t *client)
 {
-    client_t *client = self->oldest;
-    assert (client);
     client_t **link = &self->buckets[client->hash & (self->nbuckets - 1)];
     while (*link != client)
         link = &(*link)->chain;
@@ -191,6 +189,12 @@ static void s_evict_oldest (dedup_t *self)
     self->nclients--;
     free (client->ring);
     free (client);
+}
+
+static void s_evict_oldest (dedup_t *self)
+{
+    assert (self->oldest);
+    s_client_remove (self, self->oldest);
 }
 
 //  --------------------------------------------------------------------------
@@ -323,6 +327,25 @@ int dedup_record (dedup_t *self, const uint8_t *client_id, size_t client_id_size
     }
     client->count++;
     *s_record_at (client, client->count - 1) = (record_t){req_id, seq, tag};
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Undo the client's newest record if it is REQ_ID (a write that did not
+//  reach the disk must not be found by a retry).
+
+int dedup_forget (dedup_t *self, const uint8_t *client_id, size_t client_id_size, uint64_t req_id)
+{
+    assert (self);
+    assert (client_id || client_id_size == 0);
+    client_t *client =
+        s_client_find (self, client_id, client_id_size, s_hash (client_id, client_id_size));
+    if (!client || s_record_at (client, client->count - 1)->req_id != req_id)
+        return -1;
+    if (client->count == 1)
+        s_client_remove (self, client);
+    else
+        client->count--;
     return 0;
 }
 

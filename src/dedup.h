@@ -33,6 +33,10 @@ dedup_result_t dedup_lookup (dedup_t *self, const uint8_t *client_id, size_t cli
 int dedup_record (dedup_t *self, const uint8_t *client_id, size_t client_id_size, uint64_t req_id,
                   uint64_t seq, uint64_t tag);
 
+//  Undo the newest record of CLIENT_ID if it is REQ_ID (used when the append
+//  it recorded could not be made durable). Returns 0, or -1 if it is not.
+int dedup_forget (dedup_t *self, const uint8_t *client_id, size_t client_id_size, uint64_t req_id);
+
 //  Change the tag of a recorded request. Returns 0, or -1 if not found.
 int dedup_set_tag (dedup_t *self, const uint8_t *client_id, size_t client_id_size, uint64_t req_id,
                    uint64_t tag);

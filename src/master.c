@@ -14,6 +14,7 @@
 #include "master.h"
 #include "config.h"
 #include "dedup.h"
+#include "epoch.h"
 #include "health.h"
 #include "log.h"
 #include "proto.h"
@@ -36,6 +37,17 @@ typedef struct {
     int64_t last_fetch;    //  monotonic ms of its last FETCH, -1 if none
 } peer_t;
 
+//  An append of the current loop turn: if the batch cannot be written, its
+//  dedup record is undone so a retry is not answered with a lost seq.
+typedef struct {
+    uint8_t client_id[ENTRY_CLIENT_ID_MAX];
+    size_t client_id_size;
+    uint64_t req_id;
+    uint64_t seq;
+} fresh_t;
+
+#define FRESH_MAX 4096
+
 typedef struct {
     config_t cfg;
     zsock_t *pipe;
@@ -55,7 +67,12 @@ typedef struct {
     uint32_t quorum;
     uint32_t healthy;
     bool read_only;
-    uint64_t published; //  last seq handed to the PUB
+    uint64_t published;       //  last seq handed to the PUB
+    fresh_t fresh[FRESH_MAX]; //  appends of this loop turn, not yet written
+    size_t fresh_count;
+    char disk_error[160];    //  last failed write/fsync, "" once one succeeds
+    char history_error[256]; //  set when a secondary holds more than this log
+    wire_ratelimit_t disk_log;
     int ports[3];
     wire_ratelimit_t bad_input_log;
     wire_ratelimit_t busy_log;
@@ -63,9 +80,30 @@ typedef struct {
 
 static void s_update_mode (master_t *self);
 
+static const char *s_read_only_reason (master_t *self, char *buf, size_t size)
+{
+    if (self->history_error[0]) {
+        //  Cut to the caller's buffer (status has a shorter field).
+        size_t n = strnlen (self->history_error, size - 1);
+        memcpy (buf, self->history_error, n);
+        buf[n] = 0;
+    } else
+        snprintf (buf, size, "%u of %u nodes healthy, quorum needs %u", self->healthy,
+                  self->cfg.replicas + 1, self->quorum);
+    return buf;
+}
+
+//  What the master itself counts as holding: written and, unless the policy
+//  is "never", fsynced.
+static uint64_t s_durable (master_t *self)
+{
+    return self->cfg.fsync == CONFIG_FSYNC_NEVER ? store_written (self->store)
+                                                 : store_synced (self->store);
+}
+
 static uint32_t s_acks (master_t *self, uint64_t seq)
 {
-    uint32_t acks = seq <= store_head (self->store) ? 1 : 0;
+    uint32_t acks = seq <= s_durable (self) ? 1 : 0;
     for (size_t i = 0; i < self->peer_count; i++)
         if (self->peers[i].acked >= seq)
             acks++;
@@ -122,17 +160,24 @@ static void s_make_tag (reply_tag_t *tag, const wire_envelope_t *env, uint64_t r
 static void s_on_waiter (void *arg, int code, uint64_t seq, uint32_t w, const uint8_t *tag,
                          size_t tag_size)
 {
+    master_t *self = (master_t *)arg;
     uint64_t req_id;
     memcpy (&req_id, tag, 8);
-    s_reply_append ((master_t *)arg, tag + 8, tag_size - 8, code, seq, w, req_id);
+    if (code == RLOG_INTERNAL) {
+        //  Rolled back: the entry does not exist, whatever seq it was given.
+        if (proto_encode_append_reply (self->encoder, code, 0, 0, w, self->disk_error, req_id) == 0)
+            s_reply (self, tag + 8, tag_size - 8);
+        return;
+    }
+    s_reply_append (self, tag + 8, tag_size - 8, code, seq, w, req_id);
 }
 
 static void s_release (master_t *self)
 {
     for (size_t i = 0; i < self->peer_count; i++)
         self->acked[i] = self->peers[i].acked;
-    waiters_release (self->waiters, store_head (self->store), self->acked, self->peer_count,
-                     s_on_waiter, self);
+    waiters_release (self->waiters, s_durable (self), self->acked, self->peer_count, s_on_waiter,
+                     self);
 }
 
 static int64_t s_deadline (const proto_msg_t *msg)
@@ -175,7 +220,7 @@ static void s_append_duplicate (master_t *self, const wire_envelope_t *env, cons
 
 static void s_append (master_t *self, const wire_envelope_t *env, const proto_msg_t *msg)
 {
-    char text[160];
+    char text[400];
     uint32_t nodes = self->cfg.replicas + 1;
     if (msg->w < 1 || msg->w > nodes) {
         snprintf (text, sizeof text, "w=%llu is outside 1..%u (master + %u secondaries)",
@@ -196,12 +241,15 @@ static void s_append (master_t *self, const wire_envelope_t *env, const proto_ms
         return;
     }
     if (self->read_only) {
-        snprintf (text, sizeof text, "read-only: %u of %u nodes healthy, quorum needs %u",
-                  self->healthy, nodes, self->quorum);
+        char reason[sizeof self->history_error + 64];
+        snprintf (text, sizeof text, "read-only: %s",
+                  s_read_only_reason (self, reason, sizeof reason));
         s_refuse_append (self, env, msg, RLOG_READ_ONLY, text);
         return;
     }
-    if (msg->w > 1 && waiters_count (self->waiters) >= self->cfg.max_waiters) {
+    bool may_wait = msg->w > 1 || store_is_durable (self->store);
+    if (may_wait && (waiters_count (self->waiters) >= self->cfg.max_waiters ||
+                     self->fresh_count >= FRESH_MAX)) {
         if (wire_ratelimit (&self->busy_log, zclock_mono (), 1000))
             log_warn ("busy: %zu appends waiting for their write concern (limit)",
                       waiters_count (self->waiters));
@@ -222,10 +270,52 @@ static void s_append (master_t *self, const wire_envelope_t *env, const proto_ms
     }
     seq = store_head (self->store);
     dedup_record (self->dedup, msg->client_id, msg->client_id_size, msg->req_id, seq, 0);
-    if (msg->w == 1)
-        s_reply_append (self, env->id, env->id_size, RLOG_OK, seq, 1, msg->req_id);
-    else
-        s_wait_for (self, env, msg, seq);
+    if (store_is_durable (self->store)) {
+        fresh_t *fresh = &self->fresh[self->fresh_count++];
+        memcpy (fresh->client_id, msg->client_id, msg->client_id_size);
+        fresh->client_id_size = msg->client_id_size;
+        fresh->req_id = msg->req_id;
+        fresh->seq = seq;
+    }
+    //  In memory a w=1 append is answered here; on disk it waits for the
+    //  batch's write (and fsync) at the end of this loop turn.
+    s_wait_for (self, env, msg, seq);
+}
+
+//  The batch could not be written: the store has dropped it. Undo what the
+//  appends recorded and tell their clients nothing was stored.
+static void s_rollback (master_t *self, int error)
+{
+    uint64_t written = store_written (self->store);
+    snprintf (self->disk_error, sizeof self->disk_error, "disk write failed (%s): not stored",
+              strerror (error));
+    size_t lost = 0;
+    while (self->fresh_count > 0) {
+        fresh_t *fresh = &self->fresh[--self->fresh_count];
+        if (fresh->seq > written) {
+            dedup_forget (self->dedup, fresh->client_id, fresh->client_id_size, fresh->req_id);
+            lost++;
+        }
+    }
+    if (wire_ratelimit (&self->disk_log, zclock_mono (), 1000))
+        log_error ("%s: %zu appends refused, head back to %llu", self->disk_error, lost,
+                   (unsigned long long)written);
+    waiters_cancel_above (self->waiters, written, RLOG_INTERNAL, s_on_waiter, self);
+}
+
+//  Group commit: one write (and one fsync under "always") per loop turn.
+static void s_commit (master_t *self, bool sync)
+{
+    if (!store_is_durable (self->store))
+        return;
+    if (store_commit (self->store, sync) != 0)
+        s_rollback (self, errno);
+    else {
+        if (self->disk_error[0])
+            log_info ("disk writes succeed again");
+        self->disk_error[0] = 0;
+    }
+    self->fresh_count = 0;
 }
 
 static void s_status (master_t *self, rlog_status_t *st)
@@ -239,8 +329,7 @@ static void s_status (master_t *self, rlog_status_t *st)
     st->head = head;
     snprintf (st->mode, sizeof st->mode, "%s", self->read_only ? "read-only" : "read-write");
     if (self->read_only)
-        snprintf (st->reason, sizeof st->reason, "%u of %u nodes healthy, quorum needs %u",
-                  self->healthy, self->cfg.replicas + 1, self->quorum);
+        s_read_only_reason (self, st->reason, sizeof st->reason);
     st->nodes = self->cfg.replicas + 1;
     st->healthy = self->healthy;
     st->quorum = self->quorum;
@@ -317,14 +406,15 @@ static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
         s_client_request (self, &env, &body);
         zmq_msg_close (&body);
     }
-    uint64_t head = store_head (self->store);
-    if (head > self->published) {
+    if (store_head (self->store) > store_written (self->store) || self->fresh_count)
+        s_commit (self, self->cfg.fsync == CONFIG_FSYNC_ALWAYS);
+    uint64_t written = store_written (self->store);
+    if (written > self->published) {
         wire_send_range (self->encoder, self->store, PROTO_BATCH, self->epoch, self->published + 1,
-                         head, s_pub_frame, self);
-        self->published = head;
-        if (self->cfg.replicas == 0)
-            s_release (self); //  w=1 only; nothing else would wake waiters
+                         written, s_pub_frame, self);
+        self->published = written;
     }
+    s_release (self);
     return 0;
 }
 
@@ -387,6 +477,20 @@ static void s_peer_hello (master_t *self, const wire_envelope_t *env, const prot
     peer->last_fetch = -1;
     uint64_t head = store_head (self->store);
     uint64_t agree = store_agreement (self->store, msg->last_epoch, msg->last_seq);
+    if (store_is_durable (self->store) && !self->cfg.accept_shorter && msg->last_seq > head &&
+        agree == head) {
+        //  The secondary holds all of this log and more: our disk lost its
+        //  tail (or was restored from an old copy). Truncating the secondary
+        //  could drop acknowledged entries, so refuse to lead this history.
+        snprintf (self->history_error, sizeof self->history_error,
+                  "log shorter than secondary '%s' (%llu vs %llu entries): restore the data "
+                  "dir or start with --accept-shorter-log",
+                  peer->id, (unsigned long long)head, (unsigned long long)msg->last_seq);
+        log_error ("refusing to serve as master: %s", self->history_error);
+        s_peer_error (self, env, RLOG_REFUSED, self->history_error);
+        s_update_mode (self);
+        return;
+    }
     peer->acked = agree;
     if (agree < msg->last_seq)
         log_warn ("secondary '%s' holds %llu entries; only 1..%llu match this master's "
@@ -484,11 +588,12 @@ static void s_update_mode (master_t *self)
     for (size_t i = 0; i < self->peer_count; i++)
         if (health_state (self->peers[i].health) == HEALTH_HEALTHY)
             healthy++;
-    bool read_only = healthy < self->quorum;
+    bool read_only = healthy < self->quorum || self->history_error[0];
     if (read_only != self->read_only)
-        log_warn ("%s: %u of %u nodes healthy, quorum is %u",
+        log_warn ("%s: %u of %u nodes healthy, quorum is %u%s",
                   read_only ? "read-only (appends refused)" : "read-write again", healthy,
-                  self->cfg.replicas + 1, self->quorum);
+                  self->cfg.replicas + 1, self->quorum,
+                  self->history_error[0] ? " (log shorter than a secondary's)" : "");
     self->healthy = healthy;
     self->read_only = read_only;
 }
@@ -528,6 +633,19 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  The "batch" policy: fsync what was written at most every fsync-ms.
+static int s_on_fsync (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    master_t *self = (master_t *)arg;
+    if (store_synced (self->store) < store_written (self->store)) {
+        s_commit (self, true);
+        s_release (self);
+    }
+    return 0;
+}
+
 static int s_on_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
@@ -558,6 +676,46 @@ static void s_master_destroy (master_t **self_p)
     *self_p = NULL;
 }
 
+//  Open (and recover) the log, rebuild the dedup table from its records so
+//  a retry after a restart still gets its original seq, and take an epoch.
+static int s_open_log (master_t *self, char *err, size_t err_size)
+{
+    const config_t *cfg = &self->cfg;
+    if (!cfg->data_dir[0]) {
+        self->store = store_new ();
+        self->epoch = (uint64_t)zclock_time ();
+        if (!self->store)
+            snprintf (err, err_size, "out of memory");
+        return self->store ? 0 : -1;
+    }
+    disklog_recovery_t recovery;
+    self->store =
+        store_open (cfg->data_dir, cfg->segment_bytes, !cfg->repair, &recovery, err, err_size);
+    if (!self->store) {
+        if (!cfg->repair && strstr (err, "corrupt"))
+            snprintf (err + strlen (err), err_size - strlen (err),
+                      " (refusing to serve a damaged log: restore it, or start with --repair "
+                      "to cut it there)");
+        return -1;
+    }
+    if (recovery.cut_bytes || recovery.cut_entries)
+        log_warn ("recovery cut %llu bytes (%llu records) of %s at offset %llu%s",
+                  (unsigned long long)recovery.cut_bytes, (unsigned long long)recovery.cut_entries,
+                  recovery.file, (unsigned long long)recovery.offset,
+                  recovery.corrupt_middle ? " (--repair: corruption in the middle)" : "");
+    uint64_t head = store_head (self->store);
+    entry_t entry;
+    for (uint64_t seq = 1; seq <= head; seq++)
+        if (store_get (self->store, seq, &entry) == 0)
+            dedup_record (self->dedup, entry.client_id, entry.client_id_size, entry.req_id, seq, 0);
+    if (epoch_next (cfg->data_dir, (uint64_t)zclock_time (), store_epoch_of (self->store, head),
+                    &self->epoch, err, err_size) != 0)
+        return -1;
+    log_info ("recovered %llu entries from %s (%zu clients in the dedup table)",
+              (unsigned long long)head, cfg->data_dir, dedup_clients (self->dedup));
+    return 0;
+}
+
 static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, size_t err_size)
 {
     master_t *self = (master_t *)zmalloc (sizeof (master_t));
@@ -567,14 +725,16 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
     }
     self->cfg = *cfg;
     self->pipe = pipe;
-    self->epoch = (uint64_t)zclock_time ();
     self->quorum = cfg->quorum ? cfg->quorum : health_default_quorum (cfg->replicas);
     self->client = zsock_new (ZMQ_ROUTER);
     self->pub = zsock_new (ZMQ_PUB);
     self->peer = zsock_new (ZMQ_ROUTER);
     self->loop = zloop_new ();
-    self->store = store_new ();
     self->dedup = dedup_new (DEDUP_CLIENTS, DEDUP_WINDOW);
+    if (self->dedup && s_open_log (self, err, err_size) != 0) {
+        s_master_destroy (&self);
+        return NULL;
+    }
     self->waiters = waiters_new (cfg->replicas + 1, cfg->max_waiters);
     self->decoder = proto_decoder_new (cfg->max_msg);
     self->encoder = proto_encoder_new ();
@@ -590,7 +750,9 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
     zsock_set_sndhwm (self->client, 100000);
     zsock_set_rcvhwm (self->client, 100000);
     zsock_set_maxmsgsize (self->client, (int)(cfg->max_msg + 65536));
-    zsock_set_sndhwm (self->pub, 1000);
+    //  Caps what a stuck (SIGSTOPped) subscriber costs: 256 frames of at most
+    //  WIRE_BATCH_MAX_BYTES each; anything it misses it fetches later.
+    zsock_set_sndhwm (self->pub, 256);
     zsock_set_router_mandatory (self->peer, 1);
     zsock_set_router_handover (self->peer, 1);
     zsock_set_sndhwm (self->peer, 64);
@@ -612,7 +774,9 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
         zloop_reader (self->loop, self->peer, s_on_peer, self) != 0 ||
         zloop_reader (self->loop, pipe, s_on_pipe, self) != 0 ||
         zloop_timer (self->loop, (size_t)cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0 ||
-        zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0) {
+        zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0 ||
+        (cfg->fsync == CONFIG_FSYNC_BATCH && cfg->data_dir[0] &&
+         zloop_timer (self->loop, (size_t)cfg->fsync_ms, 0, s_on_fsync, self) < 0)) {
         snprintf (err, err_size, "cannot set up the event loop");
         s_master_destroy (&self);
         return NULL;
@@ -630,11 +794,16 @@ void master_actor (zsock_t *pipe, void *args)
         wire_actor_failed (pipe, err);
         return;
     }
+    char storage[CONFIG_ENDPOINT_MAX + 64] = "in memory (no data dir)";
+    const char *policies[] = {"always", "batch", "never"};
+    if (self->cfg.data_dir[0])
+        snprintf (storage, sizeof storage, "data dir %s, fsync %s", self->cfg.data_dir,
+                  policies[self->cfg.fsync]);
     log_info ("master up: epoch %llu, %u secondaries, quorum %u, client %s, pub %s, peer %s, "
-              "heartbeat %lld ms, in memory (no data dir)",
+              "heartbeat %lld ms, %s",
               (unsigned long long)self->epoch, self->cfg.replicas, self->quorum,
               self->cfg.client_ep, self->cfg.pub_ep, self->cfg.peer_ep,
-              (long long)self->cfg.heartbeat_ms);
+              (long long)self->cfg.heartbeat_ms, storage);
     char ports[3][16];
     for (int i = 0; i < 3; i++)
         snprintf (ports[i], sizeof ports[i], "%d", self->ports[i]);

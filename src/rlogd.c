@@ -10,7 +10,16 @@
 #include <errno.h>
 #include <stdlib.h>
 
-typedef enum { OPT_STR, OPT_U32, OPT_SIZE, OPT_MS, OPT_RATE, OPT_U64, OPT_FLAG } opt_type_t;
+typedef enum {
+    OPT_STR,
+    OPT_U32,
+    OPT_SIZE,
+    OPT_MS,
+    OPT_RATE,
+    OPT_U64,
+    OPT_FLAG,
+    OPT_FSYNC
+} opt_type_t;
 
 #define FOR_MASTER    1
 #define FOR_SECONDARY 2
@@ -58,6 +67,16 @@ static const option_t s_options[] = {
     {"drop-rate", OPT_RATE, OFF (drop_rate), FOR_SECONDARY,
      "test knob: probability of dropping an incoming replication frame (0)"},
     {"seed", OPT_U64, OFF (seed), FOR_SECONDARY, "seed for the test knobs (0 = random)"},
+    {"data-dir", OPT_STR, OFF (data_dir), FOR_BOTH,
+     "keep the log in DIR (segment files, CRC-checked); default: in memory"},
+    {"fsync", OPT_FSYNC, OFF (fsync), FOR_BOTH,
+     "always|batch|never: when an entry counts as held (always)"},
+    {"fsync-ms", OPT_MS, OFF (fsync_ms), FOR_BOTH, "fsync interval of the batch policy (50)"},
+    {"segment-bytes", OPT_SIZE, OFF (segment_bytes), FOR_BOTH, "log segment file size (67108864)"},
+    {"repair", OPT_FLAG, OFF (repair), FOR_MASTER,
+     "cut a corrupt master log at the first bad record instead of refusing to start"},
+    {"accept-shorter-log", OPT_FLAG, OFF (accept_shorter), FOR_MASTER,
+     "serve even if secondaries hold more of this history (they truncate)"},
     {"verbose", OPT_FLAG, OFF (verbose), FOR_BOTH, "debug logging (also -v)"},
 };
 
@@ -70,7 +89,7 @@ static void s_usage (FILE *out, int roles)
                   "Runs one rlog node until SIGINT or SIGTERM (then exits 0). Logs go to "
                   "stderr.\nEvery option also reads RLOG_<NAME> from the environment "
                   "(e.g. --heartbeat-ms: RLOG_HEARTBEAT_MS);\na flag wins over the "
-                  "environment. The log is held in memory.\n");
+                  "environment. Without --data-dir the log is held in memory.\n");
     const char *titles[] = {"", "master options", "secondary options"};
     for (int role = FOR_MASTER; role <= FOR_SECONDARY; role++) {
         if (!(roles & role))
@@ -96,6 +115,16 @@ static int s_set (config_t *cfg, const option_t *opt, const char *value, const c
         }
         snprintf ((char *)field, opt->offset == OFF (id) ? 64 : CONFIG_ENDPOINT_MAX, "%s", value);
         return 0;
+    }
+    if (opt->type == OPT_FSYNC) {
+        const char *names[] = {"always", "batch", "never"};
+        for (int i = 0; i < 3; i++)
+            if (streq (value, names[i])) {
+                *(config_fsync_t *)field = (config_fsync_t)i;
+                return 0;
+            }
+        fprintf (stderr, "rlogd: %s: expected always, batch or never, got '%s'\n", source, value);
+        return -1;
     }
     if (opt->type == OPT_FLAG) {
         *(bool *)field = !streq (value, "0") && !streq (value, "false") && !streq (value, "");
@@ -158,13 +187,6 @@ static int s_parse (config_t *cfg, int role, int argc, char **argv)
         if (streq (a, "-v")) {
             cfg->verbose = true;
             continue;
-        }
-        if (streq (a, "--data-dir") || streq (a, "--fsync")) {
-            fprintf (stderr,
-                     "rlogd: %s: durable storage is not in this build; rlog keeps its "
-                     "log in memory\n",
-                     a);
-            return -1;
         }
         const option_t *opt = NULL;
         const char *value = NULL;

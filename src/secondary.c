@@ -68,6 +68,7 @@ typedef struct {
     uint64_t duplicates;
     int client_port;
     wire_ratelimit_t bad_input_log;
+    wire_ratelimit_t disk_log;
 } secondary_t;
 
 static bool s_chance (secondary_t *self, double p)
@@ -101,12 +102,38 @@ static void s_rehello (secondary_t *self, const char *why)
     s_send_hello (self, zclock_mono ());
 }
 
+//  A secondary acknowledges only what its fsync policy made durable.
+static uint64_t s_durable (secondary_t *self)
+{
+    return self->cfg.fsync == CONFIG_FSYNC_NEVER ? store_written (self->store)
+                                                 : store_synced (self->store);
+}
+
 static void s_send_ack (secondary_t *self)
 {
-    uint64_t head = store_head (self->store);
-    if (proto_encode_ack (self->encoder, head) == 0)
+    uint64_t durable = s_durable (self);
+    if (proto_encode_ack (self->encoder, durable) == 0)
         s_send (self);
-    self->acked_sent = head;
+    self->acked_sent = durable;
+}
+
+static void s_clear_delayed (secondary_t *self);
+
+//  Write (and under "always" fsync) what was stored this turn. A failed
+//  write drops the unwritten entries: expect them again from the master.
+static void s_commit (secondary_t *self, bool sync)
+{
+    if (!store_is_durable (self->store))
+        return;
+    if (store_commit (self->store, sync) == 0)
+        return;
+    int error = errno;
+    if (wire_ratelimit (&self->disk_log, zclock_mono (), 1000))
+        log_error ("disk write failed (%s): back to %llu entries, will fetch again",
+                   strerror (error), (unsigned long long)store_head (self->store));
+    s_clear_delayed (self);
+    self->recv_next = store_head (self->store) + 1;
+    self->fetching = false;
 }
 
 static int s_store (secondary_t *self, const entry_t *entry)
@@ -195,7 +222,9 @@ static void s_offer (secondary_t *self, uint64_t seq, const entry_t *entry)
 //  for the same entries again, which must come back as dropped duplicates.
 static void s_after_store (secondary_t *self)
 {
-    uint64_t head = store_head (self->store);
+    if (store_head (self->store) > store_written (self->store))
+        s_commit (self, self->cfg.fsync == CONFIG_FSYNC_ALWAYS);
+    uint64_t head = s_durable (self);
     if (head <= self->acked_sent)
         return;
     if (s_chance (self, self->cfg.fail_rate) && !self->fetching) {
@@ -272,11 +301,21 @@ static void s_master_frame (secondary_t *self, const proto_msg_t *msg)
     if (msg->type == PROTO_WELCOME) {
         uint64_t head = store_head (self->store);
         if (msg->truncate_to < head) {
+            //  Entries the master's history does not have: keep them aside
+            //  for the operator, then drop them.
+            char rollback[CONFIG_ENDPOINT_MAX + 64] = "";
+            if (store_is_durable (self->store))
+                snprintf (rollback, sizeof rollback, "%s/rollback-%llu-%lld.log",
+                          self->cfg.data_dir, (unsigned long long)msg->epoch,
+                          (long long)zclock_time ());
             log_warn ("truncating %llu entries (%llu..%llu) that are not in the master's "
-                      "history",
+                      "history%s%s",
                       (unsigned long long)(head - msg->truncate_to),
-                      (unsigned long long)msg->truncate_to + 1, (unsigned long long)head);
-            store_truncate (self->store, msg->truncate_to);
+                      (unsigned long long)msg->truncate_to + 1, (unsigned long long)head,
+                      rollback[0] ? "; saved to " : "", rollback);
+            if (store_cut (self->store, msg->truncate_to, rollback[0] ? rollback : NULL) != 0)
+                log_error ("could not save the truncated entries to %s: %s", rollback,
+                           strerror (errno));
         }
         holdback_clear (self->holdback);
         s_clear_delayed (self);
@@ -475,6 +514,19 @@ static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  The "batch" policy: fsync what was written at most every fsync-ms.
+static int s_on_fsync (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    secondary_t *self = (secondary_t *)arg;
+    if (store_synced (self->store) < store_written (self->store)) {
+        s_commit (self, true);
+        s_after_store (self);
+    }
+    return 0;
+}
+
 static int s_on_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
@@ -503,6 +555,32 @@ static void s_secondary_destroy (secondary_t **self_p)
     *self_p = NULL;
 }
 
+//  A secondary keeps the good prefix of a damaged log and fetches the rest:
+//  the master holds every entry, so nothing is lost by cutting here.
+static int s_open_log (secondary_t *self, char *err, size_t err_size)
+{
+    const config_t *cfg = &self->cfg;
+    if (!cfg->data_dir[0]) {
+        self->store = store_new ();
+        if (!self->store)
+            snprintf (err, err_size, "out of memory");
+        return self->store ? 0 : -1;
+    }
+    disklog_recovery_t recovery;
+    self->store = store_open (cfg->data_dir, cfg->segment_bytes, false, &recovery, err, err_size);
+    if (!self->store)
+        return -1;
+    if (recovery.cut_bytes || recovery.cut_entries)
+        log_warn ("recovery cut %llu bytes (%llu records) of %s at offset %llu%s; the master "
+                  "will refill them",
+                  (unsigned long long)recovery.cut_bytes, (unsigned long long)recovery.cut_entries,
+                  recovery.file, (unsigned long long)recovery.offset,
+                  recovery.corrupt_middle ? " (corruption in the middle)" : "");
+    log_info ("recovered %llu entries from %s", (unsigned long long)store_head (self->store),
+              cfg->data_dir);
+    return 0;
+}
+
 static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *err, size_t err_size)
 {
     secondary_t *self = (secondary_t *)zmalloc (sizeof (secondary_t));
@@ -521,7 +599,10 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
     self->dealer = zsock_new (ZMQ_DEALER);
     self->client = zsock_new (ZMQ_ROUTER);
     self->loop = zloop_new ();
-    self->store = store_new ();
+    if (s_open_log (self, err, err_size) != 0) {
+        s_secondary_destroy (&self);
+        return NULL;
+    }
     self->holdback = holdback_new (cfg->holdback_max);
     self->decoder = proto_decoder_new (cfg->max_msg);
     self->encoder = proto_encoder_new ();
@@ -541,6 +622,14 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
     zsock_set_maxmsgsize (self->dealer, frame_max);
     zsock_set_reconnect_ivl (self->dealer, 100);
     zsock_set_reconnect_ivl_max (self->dealer, 2000);
+    //  ZMTP heartbeats tear down a connection whose peer vanished without a
+    //  FIN (a partition, a container that came back on another address), so
+    //  libzmq reconnects - resolving the master's name again - instead of
+    //  waiting on a dead TCP connection for ever.
+    zsock_set_heartbeat_ivl (self->dealer, (int)cfg->heartbeat_ms);
+    zsock_set_heartbeat_timeout (self->dealer, (int)cfg->unhealthy_ms);
+    zsock_set_heartbeat_ivl (self->sub, (int)cfg->heartbeat_ms);
+    zsock_set_heartbeat_timeout (self->sub, (int)cfg->unhealthy_ms);
     zsock_set_reconnect_ivl (self->sub, 100);
     zsock_set_reconnect_ivl_max (self->sub, 2000);
     zsock_set_router_mandatory (self->client, 1);
@@ -567,7 +656,9 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
         zloop_reader (self->loop, self->client, s_on_client, self) != 0 ||
         zloop_reader (self->loop, pipe, s_on_pipe, self) != 0 ||
         zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0 ||
-        zloop_timer (self->loop, (size_t)cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
+        zloop_timer (self->loop, (size_t)cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0 ||
+        (cfg->fsync == CONFIG_FSYNC_BATCH && cfg->data_dir[0] &&
+         zloop_timer (self->loop, (size_t)cfg->fsync_ms, 0, s_on_fsync, self) < 0)) {
         snprintf (err, err_size, "cannot set up the event loop");
         s_secondary_destroy (&self);
         return NULL;
@@ -584,11 +675,16 @@ void secondary_actor (zsock_t *pipe, void *args)
         wire_actor_failed (pipe, err);
         return;
     }
-    log_info ("secondary '%s' up: master %s + %s, client %s, heartbeat %lld ms, in memory (no "
-              "data dir), delay %lld ms, fail-rate %g, drop-rate %g",
+    char storage[CONFIG_ENDPOINT_MAX + 64] = "in memory (no data dir)";
+    const char *policies[] = {"always", "batch", "never"};
+    if (self->cfg.data_dir[0])
+        snprintf (storage, sizeof storage, "data dir %s, fsync %s", self->cfg.data_dir,
+                  policies[self->cfg.fsync]);
+    log_info ("secondary '%s' up: master %s + %s, client %s, heartbeat %lld ms, %s, delay %lld "
+              "ms, fail-rate %g, drop-rate %g",
               self->cfg.id, self->cfg.master_pub, self->cfg.master_peer, self->cfg.client_ep,
-              (long long)self->cfg.heartbeat_ms, (long long)self->cfg.delay_ms, self->cfg.fail_rate,
-              self->cfg.drop_rate);
+              (long long)self->cfg.heartbeat_ms, storage, (long long)self->cfg.delay_ms,
+              self->cfg.fail_rate, self->cfg.drop_rate);
     char port[16];
     snprintf (port, sizeof port, "%d", self->client_port);
     zstr_sendx (pipe, "READY", port, NULL);

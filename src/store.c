@@ -21,8 +21,12 @@
       an open-addressing table) and records keep a 32-bit index.
 */
 #include "store.h"
+#include "disklog.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +72,7 @@ struct _idblock_t {
 };
 
 struct _store_t {
+    disklog_t *disk; //  set when the log lives in a data directory
     uint8_t **index; //  index [seq - 1] is the record of seq
     size_t index_cap;
     uint64_t head;
@@ -130,6 +135,7 @@ void store_destroy (store_t **self_p)
     store_t *self = *self_p;
     if (!self)
         return;
+    disklog_destroy (&self->disk);
     for (size_t i = 0; i < self->nchunks; i++)
         free (self->chunks[i].base);
     free (self->chunks);
@@ -150,6 +156,8 @@ void store_destroy (store_t **self_p)
 
 uint64_t store_head (store_t *self)
 {
+    if (self->disk)
+        return disklog_head (self->disk);
     assert (self);
     return self->head;
 }
@@ -326,6 +334,8 @@ static uint8_t *s_record_alloc (store_t *self, size_t size)
 
 int store_append (store_t *self, const entry_t *entry)
 {
+    if (self->disk)
+        return disklog_append (self->disk, entry);
     assert (self);
     assert (entry);
     assert (entry->client_id_size <= ENTRY_CLIENT_ID_MAX);
@@ -399,6 +409,8 @@ static const run_t *s_run_of (store_t *self, uint64_t seq)
 
 int store_get (store_t *self, uint64_t seq, entry_t *out)
 {
+    if (self->disk)
+        return disklog_get (self->disk, seq, out);
     assert (self);
     assert (out);
     if (seq == 0 || seq > self->head)
@@ -420,6 +432,10 @@ int store_get (store_t *self, uint64_t seq, entry_t *out)
 
 void store_truncate (store_t *self, uint64_t last)
 {
+    if (self->disk) {
+        disklog_truncate (self->disk, last, NULL);
+        return;
+    }
     assert (self);
     if (last >= self->head)
         return;
@@ -472,6 +488,8 @@ void store_truncate (store_t *self, uint64_t last)
 
 uint64_t store_epoch_of (store_t *self, uint64_t seq)
 {
+    if (self->disk)
+        return disklog_epoch_of (self->disk, seq);
     assert (self);
     if (seq == 0 || seq > self->head)
         return 0;
@@ -483,6 +501,8 @@ uint64_t store_epoch_of (store_t *self, uint64_t seq)
 
 uint64_t store_agreement (store_t *self, uint64_t epoch, uint64_t seq)
 {
+    if (self->disk)
+        return disklog_agreement (self->disk, epoch, seq);
     assert (self);
     uint64_t agreed = seq < self->head ? seq : self->head;
     if (agreed == 0)
@@ -507,9 +527,84 @@ uint64_t store_agreement (store_t *self, uint64_t epoch, uint64_t seq)
 
 size_t store_memory (store_t *self)
 {
+    if (self->disk)
+        return disklog_memory (self->disk);
     assert (self);
     return sizeof (store_t) + self->chunk_bytes + self->index_cap * sizeof (uint8_t *) +
            self->chunks_cap * sizeof (chunk_t) + self->runs_cap * sizeof (run_t) +
            self->clients_cap * sizeof (client_t) + self->nslots * sizeof (uint32_t) +
            self->idblocks_count * sizeof (idblock_t);
+}
+
+//  --------------------------------------------------------------------------
+//  Durability. In memory there is nothing to write: an appended entry is as
+//  durable as this store will ever make it.
+
+int store_commit (store_t *self, bool sync)
+{
+    assert (self);
+    return self->disk ? disklog_commit (self->disk, sync) : 0;
+}
+
+uint64_t store_written (store_t *self)
+{
+    return self->disk ? disklog_written (self->disk) : store_head (self);
+}
+
+uint64_t store_synced (store_t *self)
+{
+    return self->disk ? disklog_synced (self->disk) : store_head (self);
+}
+
+bool store_is_durable (store_t *self)
+{
+    return self->disk != NULL;
+}
+
+//  mkdir -p for DIR's parents: the disk log creates only DIR itself.
+static int s_make_parents (const char *dir, char *err, size_t err_size)
+{
+    char path[1024];
+    if (snprintf (path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        snprintf (err, err_size, "data dir path too long");
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir (path, 0755) != 0 && errno != EEXIST) {
+            snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+store_t *store_open (const char *dir, size_t segment_bytes, bool strict,
+                     disklog_recovery_t *recovery, char *err, size_t err_size)
+{
+    if (s_make_parents (dir, err, err_size) != 0)
+        return NULL;
+    store_t *self = (store_t *)calloc (1, sizeof (store_t));
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->disk = disklog_open (dir, segment_bytes, strict ? DISKLOG_STRICT : DISKLOG_CUT, recovery,
+                               err, err_size);
+    if (!self->disk) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+int store_cut (store_t *self, uint64_t last, const char *rollback_path)
+{
+    if (self->disk)
+        return disklog_truncate (self->disk, last, rollback_path);
+    store_truncate (self, last);
+    return 0;
 }

@@ -8,6 +8,7 @@
 #ifndef STORE_H_INCLUDED
 #define STORE_H_INCLUDED
 
+#include "disklog.h"
 #include "entry.h"
 #include <stdbool.h>
 
@@ -36,6 +37,28 @@ uint64_t store_epoch_of (store_t *self, uint64_t seq);
 //  the largest s <= SEQ such that entry s exists here and every entry up to s
 //  has epoch <= EPOCH. 0 means no common prefix.
 uint64_t store_agreement (store_t *self, uint64_t epoch, uint64_t seq);
+
+//  Write appended entries out (one write per batch), and fsync them if SYNC.
+//  Returns 0, or -1 with errno set: the unwritten entries are then dropped
+//  (head falls back to store_written) and nothing new counts as synced.
+int store_commit (store_t *self, bool sync);
+
+//  Last seq written to the file / written and fsynced. In memory: the head.
+uint64_t store_written (store_t *self);
+uint64_t store_synced (store_t *self);
+
+//  Open the log kept in DIR (segment files of SEGMENT_BYTES), recovering it:
+//  a torn tail is cut; corruption in the middle fails the open when STRICT,
+//  else the good prefix is kept. RECOVERY says what was found.
+store_t *store_open (const char *dir, size_t segment_bytes, bool strict,
+                     disklog_recovery_t *recovery, char *err, size_t err_size);
+
+//  Truncate to LAST like store_truncate, first saving the entries cut to
+//  ROLLBACK_PATH (if not NULL, durable stores only). Returns 0 or -1.
+int store_cut (store_t *self, uint64_t last, const char *rollback_path);
+
+//  True when the store lives in a data directory.
+bool store_is_durable (store_t *self);
 
 //  Bytes of memory the store holds (chunks + index), for status and bench.
 size_t store_memory (store_t *self);

@@ -365,6 +365,20 @@ size_t waiters_flush (waiters_t *self, waiters_fn *fn, void *arg)
     return answered;
 }
 
+size_t waiters_cancel_above (waiters_t *self, uint64_t seq, int code, waiters_fn *fn, void *arg)
+{
+    assert (self);
+    size_t answered = 0;
+    for (uint32_t w = 1; w <= self->max_w; w++) {
+        fifo_t *fifo = &self->fifos[w - 1];
+        while (fifo->tail != NIL && self->pool[fifo->tail].seq > seq) {
+            s_answer (self, fifo->tail, code, fn, arg);
+            answered++;
+        }
+    }
+    return answered;
+}
+
 int64_t waiters_next_deadline (waiters_t *self)
 {
     assert (self);

@@ -49,6 +49,10 @@ size_t waiters_expire (waiters_t *self, int64_t now, waiters_fn *fn, void *arg);
 //  Answer (RLOG_TIMEOUT) every parked waiter, e.g. at shutdown.
 size_t waiters_flush (waiters_t *self, waiters_fn *fn, void *arg);
 
+//  Answer with CODE every waiter whose seq is above SEQ (entries that were
+//  rolled back and will never exist). Returns how many.
+size_t waiters_cancel_above (waiters_t *self, uint64_t seq, int code, waiters_fn *fn, void *arg);
+
 //  Earliest pending deadline, -1 if none.
 int64_t waiters_next_deadline (waiters_t *self);
 

@@ -99,7 +99,8 @@ int wire_send (zsock_t *sock, const void *data, size_t size)
 
 int wire_encode_list (proto_encoder_t *enc, store_t *store, uint64_t from, uint64_t limit)
 {
-    uint64_t head = store_head (store);
+    //  Readers see what is in the files, not what is still being written.
+    uint64_t head = store_written (store);
     if (from == 0)
         from = 1;
     if (limit == 0 || limit > WIRE_LIST_MAX_ENTRIES)

@@ -345,3 +345,24 @@ Test (dedup, random_model)
     free (reqs);
     dedup_destroy (&dedup);
 }
+
+Test (dedup, forget_undoes_only_the_newest)
+{
+    dedup_t *dedup = dedup_new (16, 8);
+    uint64_t seq = 0, tag = 0;
+    cr_assert_eq (dedup_forget (dedup, ID ("bob"), 1), -1, "unknown client");
+    cr_assert_eq (dedup_record (dedup, ID ("bob"), 1, 10, 0), 0);
+    cr_assert_eq (dedup_record (dedup, ID ("bob"), 2, 11, 0), 0);
+    cr_assert_eq (dedup_forget (dedup, ID ("bob"), 1), -1, "not the newest");
+    cr_assert_eq (dedup_forget (dedup, ID ("bob"), 2), 0);
+    cr_assert_eq (dedup_lookup (dedup, ID ("bob"), 2, &seq, &tag), DEDUP_NEW);
+    //  The id can be recorded again, with the seq it gets this time.
+    cr_assert_eq (dedup_record (dedup, ID ("bob"), 2, 12, 0), 0);
+    cr_assert_eq (dedup_lookup (dedup, ID ("bob"), 2, &seq, &tag), DEDUP_FOUND);
+    cr_assert_eq (seq, 12);
+    cr_assert_eq (dedup_forget (dedup, ID ("bob"), 2), 0);
+    cr_assert_eq (dedup_forget (dedup, ID ("bob"), 1), 0);
+    cr_assert_eq (dedup_clients (dedup), 0, "a client with no records is gone");
+    cr_assert_eq (dedup_lookup (dedup, ID ("bob"), 1, &seq, &tag), DEDUP_NEW);
+    dedup_destroy (&dedup);
+}

@@ -615,3 +615,24 @@ Test (waiters, flush_answers_everyone_once)
     waiters_destroy (&waiters);
     free (rec);
 }
+
+Test (waiters, cancel_above_answers_only_rolled_back_seqs)
+{
+    waiters_t *waiters = waiters_new (3, 16);
+    recorder_t *rec = s_recorder_new ();
+    s_add (waiters, 1, 4, -1, 1);
+    s_add (waiters, 1, 6, 100, 2);
+    s_add (waiters, 2, 5, -1, 3);
+    s_add (waiters, 3, 7, -1, 4);
+    cr_assert_eq (waiters_cancel_above (waiters, 5, RLOG_INTERNAL, s_record, rec), 2);
+    s_expect_ids (rec, 0, (uint32_t[]){2, 4}, 2);
+    cr_assert_eq (rec->calls[0].code, RLOG_INTERNAL);
+    cr_assert_eq (waiters_count (waiters), 2);
+    //  The cancelled one left the heap too.
+    cr_assert_eq (waiters_next_deadline (waiters), -1);
+    uint64_t acked[] = {9, 9};
+    cr_assert_eq (waiters_release (waiters, 9, acked, 2, s_record, rec), 2);
+    s_expect_ids (rec, 2, (uint32_t[]){1, 3}, 2);
+    waiters_destroy (&waiters);
+    free (rec);
+}

@@ -1,0 +1,37 @@
+# rlog in Docker Compose (compose/docker-compose.yml, project "rlog").
+#   make compose-up      make the binaries, stage them, build the image rlog:local,
+#                        start master + s1 + s2, wait until all are healthy and
+#                        the master is read-write
+#   make compose-down    stop and remove the containers and networks (and volumes)
+#   make compose-test    test/compose_test.sh: fault scenarios in throwaway
+#                        projects; skips (exit 0) when Docker does not answer
+#   make compose-stage   only fill compose/stage/ (the image's root file system)
+#   make compose-images  only build the image
+# No registry is needed: the image is FROM scratch, built from compose/stage/.
+# DOCKER_COMPOSE picks docker-compose (v1) if present, else `docker compose`.
+
+DOCKER_COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
+COMPOSE_STAGE  := compose/stage
+# seconds compose-up waits for healthy nodes and a read-write master
+COMPOSE_WAIT   ?= 60
+
+compose-stage: $(BUILD)/rlogd $(BUILD)/logcli
+	$(Q)compose/stage.sh $(BUILD) $(COMPOSE_STAGE)
+
+compose-images: compose-stage
+	cd compose && $(DOCKER_COMPOSE) build
+
+# Runs from compose/ so that compose/.env and a docker-compose.override.yml
+# there apply, as they do to docker-compose commands typed in compose/.
+compose-up: compose-images
+	cd compose && $(DOCKER_COMPOSE) up -d
+	$(Q)cd compose && DOCKER_COMPOSE="$(DOCKER_COMPOSE)" ./wait-ready.sh $(COMPOSE_WAIT)
+	cd compose && $(DOCKER_COMPOSE) ps
+
+compose-down:
+	cd compose && $(DOCKER_COMPOSE) down -v --remove-orphans
+
+compose-test:
+	DOCKER_COMPOSE="$(DOCKER_COMPOSE)" MAKE="$(MAKE)" test/compose_test.sh
+
+.PHONY: compose-stage compose-images compose-up compose-down compose-test

@@ -1,0 +1,22 @@
+# Fault-injection checker (docs/CHECKER.md). Included by the top Makefile.
+#   make faults                      60 s run with a random seed
+#   make faults FAULTS_SECONDS=120   longer run
+#   make faults FAULTS_SEED=12345    replay a seed's fault schedule
+#   make faults FAULTS_ARGS=--keep   keep the node logs even on PASS
+# The last line of the output is "N passed, N failed"; exit 0 only on PASS.
+
+FAULTS_SECONDS ?= 60
+FAULTS_SEED    ?=
+FAULTS_ARGS    ?=
+
+$(BUILD)/checker: test/checker.c $(BUILD)/librlog.a | $(BUILD)
+	@$(if $(Q),echo "  LINK  $@")
+	$(Q)$(CC) $(CFLAGS) -DRLOG_BUILD_DIR='"$(abspath $(BUILD))"' $< $(BUILD)/librlog.a \
+	  -o $@ $(LDLIBS) -lpthread
+
+FAULTS_RUN = $(BUILD)/checker --seconds $(FAULTS_SECONDS) $(if $(FAULTS_SEED),--seed $(FAULTS_SEED)) $(FAULTS_ARGS)
+
+faults: all $(BUILD)/checker
+	$(FAULTS_RUN)
+
+.PHONY: faults

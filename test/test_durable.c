@@ -1,0 +1,330 @@
+/*  test_durable.c - integration tests of the data directory: crashes,
+    recovery, corruption, a master that lost its disk, a full disk.
+*/
+#include "harness.h"
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <errno.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static h_cluster_t s_cluster;
+static char s_mounted[256];
+
+static void s_teardown (void)
+{
+    //  The master must be gone before its file system can be unmounted, and
+    //  that before the cluster's temp dir can be removed.
+    h_stop (&s_cluster.master, SIGKILL);
+    if (s_mounted[0]) {
+        umount (s_mounted);
+        rmdir (s_mounted);
+        s_mounted[0] = 0;
+    }
+    h_cluster_destroy (&s_cluster);
+}
+
+TestSuite (durable, .fini = s_teardown, .timeout = 90.0);
+
+//  Flags that put node NAME's log in the cluster's temp dir.
+static const char *s_dir_flags (const char *name, const char *more, char *buf, size_t size)
+{
+    snprintf (buf, size, "--data-dir %s/%s.data %s", s_cluster.dir, name, more ? more : "");
+    return buf;
+}
+
+static void s_wait_healthy (int nodes)
+{
+    cr_assert (h_wait_status (&s_cluster.master, h_pred_healthy, &nodes, 10000),
+               "master never saw %d healthy nodes", nodes);
+}
+
+static void s_wait_head (const h_node_t *node, uint64_t head)
+{
+    cr_assert (h_wait_status (node, h_pred_head, &head, 30000), "%s never reached head %llu",
+               node->id, (unsigned long long)head);
+}
+
+static void s_assert_same_log (const h_node_t *a, const h_node_t *b)
+{
+    h_list_t la, lb;
+    cr_assert_eq (h_list (a, &la), RLOG_OK);
+    cr_assert_eq (h_list (b, &lb), RLOG_OK);
+    cr_assert_eq (la.count, lb.count, "%s has %zu entries, %s %zu", a->id, la.count, b->id,
+                  lb.count);
+    for (size_t i = 0; i < la.count; i++)
+        cr_assert_str_eq (la.items[i], lb.items[i], "seq %zu differs", i + 1);
+    h_list_free (&la);
+    h_list_free (&lb);
+}
+
+#define WRITERS    3
+#define PER_WRITER 400
+
+typedef struct {
+    h_node_t *master;
+    int writer;
+    int w;
+    uint64_t seqs[PER_WRITER]; //  0 = not acknowledged
+} writer_t;
+
+static void *s_writer (void *arg)
+{
+    writer_t *wr = (writer_t *)arg;
+    rlog_client_t *client = h_client (wr->master);
+    //  Long enough to ride out a master restart: retries reuse the request
+    //  id, so an append that was stored before the crash is not stored twice.
+    rlog_client_set_retry (client, 300, 40);
+    for (int i = 0; i < PER_WRITER; i++) {
+        char text[32];
+        snprintf (text, sizeof text, "w%d-%d", wr->writer, i);
+        rlog_append_result_t result;
+        if (rlog_client_append (client, text, strlen (text), wr->w, 0, &result) == RLOG_OK)
+            wr->seqs[i] = result.seq;
+    }
+    rlog_client_destroy (&client);
+    return NULL;
+}
+
+static bool s_pred_at_least (const rlog_status_t *status, void *arg)
+{
+    return status->head >= *(uint64_t *)arg;
+}
+
+//  kill -9 of the master and then of a secondary under concurrent appends,
+//  each with a data dir: after restarts every acknowledged entry is there,
+//  once, at its seq, and all logs are identical.
+Test (durable, kill_nine_everyone_loses_nothing_acknowledged, .timeout = 150.0)
+{
+    char flags[512];
+    h_cluster_init (&s_cluster, 2, 50);
+    h_start_master (&s_cluster, s_dir_flags ("master", NULL, flags, sizeof flags));
+    h_start_secondary (&s_cluster, 0, s_dir_flags ("s1", NULL, flags, sizeof flags));
+    h_start_secondary (&s_cluster, 1, s_dir_flags ("s2", NULL, flags, sizeof flags));
+    s_wait_healthy (3);
+    writer_t writers[WRITERS];
+    pthread_t threads[WRITERS];
+    for (int k = 0; k < WRITERS; k++) {
+        memset (&writers[k], 0, sizeof writers[k]);
+        writers[k].master = &s_cluster.master;
+        writers[k].writer = k;
+        writers[k].w = 1 + k; //  w=1 leans on the master's fsync alone
+        cr_assert_eq (pthread_create (&threads[k], NULL, s_writer, &writers[k]), 0);
+    }
+    uint64_t mark = WRITERS * PER_WRITER / 4;
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_at_least, &mark, 30000));
+    h_stop (&s_cluster.master, SIGKILL);
+    h_start_master (&s_cluster, s_dir_flags ("master", NULL, flags, sizeof flags));
+    mark = WRITERS * PER_WRITER / 2;
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_at_least, &mark, 30000));
+    h_stop (&s_cluster.secondaries[0], SIGKILL);
+    h_start_secondary (&s_cluster, 0, s_dir_flags ("s1", NULL, flags, sizeof flags));
+    for (int k = 0; k < WRITERS; k++)
+        pthread_join (threads[k], NULL);
+
+    h_list_t master;
+    cr_assert_eq (h_list (&s_cluster.master, &master), RLOG_OK);
+    size_t acked = 0;
+    for (int k = 0; k < WRITERS; k++)
+        for (int i = 0; i < PER_WRITER; i++) {
+            uint64_t seq = writers[k].seqs[i];
+            if (!seq)
+                continue;
+            acked++;
+            char text[32];
+            snprintf (text, sizeof text, "w%d-%d", k, i);
+            cr_assert (seq <= master.count, "acked seq %llu lost (log has %zu)",
+                       (unsigned long long)seq, master.count);
+            cr_assert_str_eq (master.items[seq - 1], text, "seq %llu", (unsigned long long)seq);
+        }
+    cr_assert_gt (acked, WRITERS * PER_WRITER * 9 / 10, "only %zu appends acknowledged", acked);
+    //  No value twice.
+    for (size_t i = 0; i < master.count; i++)
+        for (size_t j = i + 1; j < master.count && j < i + 2000; j++)
+            cr_assert_str_neq (master.items[i], master.items[j], "duplicate at %zu and %zu", i + 1,
+                               j + 1);
+    for (int n = 0; n < 2; n++) {
+        s_wait_head (&s_cluster.secondaries[n], master.count);
+        s_assert_same_log (&s_cluster.master, &s_cluster.secondaries[n]);
+    }
+    h_list_free (&master);
+}
+
+//  A retry after a master crash and restart gets the original seq.
+Test (durable, exactly_once_across_master_restart)
+{
+    char flags[512];
+    h_cluster_init (&s_cluster, 0, 50);
+    h_start_master (&s_cluster, s_dir_flags ("master", NULL, flags, sizeof flags));
+    int one = 1;
+    s_wait_healthy (one);
+    //  Drive the protocol by hand: the same (client id, request id) twice,
+    //  with a kill -9 and restart in between.
+    char ep[64];
+    h_endpoint (&s_cluster.master, ep, sizeof ep);
+    rlog_pipeline_t *pipe = rlog_pipeline_new (ep, 1, 0);
+    uint64_t id = rlog_pipeline_submit (pipe, "only once", 9);
+    rlog_completion_t done;
+    cr_assert_eq (rlog_pipeline_collect (pipe, 5000, &done, 1), 1);
+    cr_assert_eq (done.code, RLOG_OK);
+    uint64_t seq = done.seq;
+    h_stop (&s_cluster.master, SIGKILL);
+    h_start_master (&s_cluster, s_dir_flags ("master", NULL, flags, sizeof flags));
+    s_wait_healthy (one);
+    cr_assert_eq (rlog_pipeline_resubmit (pipe, id, "only once", 9), 0);
+    int64_t deadline = zclock_mono () + 10000;
+    size_t got = 0;
+    while (!got && zclock_mono () < deadline)
+        got = rlog_pipeline_collect (pipe, 200, &done, 1);
+    cr_assert_eq (got, 1, "no answer to the retry");
+    cr_assert_eq (done.code, RLOG_OK);
+    cr_assert_eq (done.req_id, id);
+    cr_assert_eq (done.seq, seq, "retry got seq %llu, original %llu", (unsigned long long)done.seq,
+                  (unsigned long long)seq);
+    h_list_t list;
+    cr_assert_eq (h_list (&s_cluster.master, &list), RLOG_OK);
+    cr_assert_eq (list.count, 1);
+    h_list_free (&list);
+    rlog_pipeline_destroy (&pipe);
+}
+
+static void s_append_n (int first, int count, int w)
+{
+    rlog_client_t *client = h_client (&s_cluster.master);
+    for (int i = first; i < first + count; i++) {
+        char text[32];
+        snprintf (text, sizeof text, "e%d", i);
+        rlog_append_result_t result;
+        cr_assert_eq (rlog_client_append (client, text, strlen (text), w, 5000, &result), RLOG_OK,
+                      "%s", rlog_client_error (client));
+    }
+    rlog_client_destroy (&client);
+}
+
+//  Garbage appended to every file of a stopped secondary's data dir: it cuts
+//  the torn tails at restart and converges with the master.
+Test (durable, garbage_tail_on_secondary_converges)
+{
+    char flags[512];
+    h_cluster_init (&s_cluster, 1, 50);
+    h_start_master (&s_cluster, s_dir_flags ("master", NULL, flags, sizeof flags));
+    h_start_secondary (&s_cluster, 0,
+                       s_dir_flags ("s1", "--segment-bytes 4096", flags, sizeof flags));
+    s_wait_healthy (2);
+    s_append_n (1, 300, 2);
+    h_stop (&s_cluster.secondaries[0], SIGTERM);
+    char dir[300];
+    snprintf (dir, sizeof dir, "%s/s1.data", s_cluster.dir);
+    DIR *d = opendir (dir);
+    cr_assert_not_null (d);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir (d))) {
+        if (!strstr (e->d_name, ".log"))
+            continue;
+        char path[600];
+        snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen (path, "ab");
+        cr_assert_not_null (f);
+        for (int i = 0; i < 100; i++)
+            fputc ((i * 37 + 11) & 0xff, f);
+        fclose (f);
+        files++;
+    }
+    closedir (d);
+    cr_assert_gt (files, 3, "expected several segments, found %d", files);
+    h_start_secondary (&s_cluster, 0,
+                       s_dir_flags ("s1", "--segment-bytes 4096", flags, sizeof flags));
+    s_wait_healthy (2);
+    s_append_n (301, 10, 2);
+    s_wait_head (&s_cluster.secondaries[0], 310);
+    s_assert_same_log (&s_cluster.master, &s_cluster.secondaries[0]);
+}
+
+static bool s_pred_refusing (const rlog_status_t *status, void *arg)
+{
+    (void)arg;
+    return streq (status->mode, "read-only") && strstr (status->reason, "shorter");
+}
+
+//  A master restarted on an empty data dir must not make its secondaries
+//  truncate what they hold: it refuses, unless told otherwise.
+Test (durable, empty_master_refuses_to_truncate_secondaries)
+{
+    char flags[512];
+    h_cluster_init (&s_cluster, 1, 50);
+    h_start_master (&s_cluster, s_dir_flags ("master", NULL, flags, sizeof flags));
+    h_start_secondary (&s_cluster, 0, s_dir_flags ("s1", NULL, flags, sizeof flags));
+    s_wait_healthy (2);
+    s_append_n (1, 20, 2);
+    h_stop (&s_cluster.master, SIGKILL);
+    h_start_master (&s_cluster, s_dir_flags ("master-new", NULL, flags, sizeof flags));
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_refusing, NULL, 10000),
+               "master with an empty disk did not refuse");
+    rlog_client_t *client = h_client (&s_cluster.master);
+    rlog_append_result_t result;
+    cr_assert_eq (rlog_client_append (client, "x", 1, 1, 0, &result), RLOG_READ_ONLY);
+    cr_assert (strstr (rlog_client_error (client), "shorter"), "%s", rlog_client_error (client));
+    rlog_client_destroy (&client);
+    //  The secondary kept everything.
+    h_list_t list;
+    cr_assert_eq (h_list (&s_cluster.secondaries[0], &list), RLOG_OK);
+    cr_assert_eq (list.count, 20);
+    h_list_free (&list);
+}
+
+//  A full file system: appends are refused cleanly (nothing acknowledged),
+//  reads go on, and appends succeed again once space is freed.
+Test (durable, full_disk_refuses_then_recovers)
+{
+    h_cluster_init (&s_cluster, 0, 50);
+    snprintf (s_mounted, sizeof s_mounted, "%s/small", s_cluster.dir);
+    cr_assert_eq (mkdir (s_mounted, 0755), 0);
+    if (mount ("tmpfs", s_mounted, "tmpfs", 0, "size=256k") != 0) {
+        rmdir (s_mounted);
+        s_mounted[0] = 0;
+        cr_skip_test ("cannot mount a small tmpfs here (needs root): %s", strerror (errno));
+    }
+    char filler[300];
+    snprintf (filler, sizeof filler, "%s/filler", s_mounted);
+    char flags[512];
+    snprintf (flags, sizeof flags, "--data-dir %s/log --segment-bytes 65536", s_mounted);
+    h_start_master (&s_cluster, flags);
+    int one = 1;
+    s_wait_healthy (one);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    char payload[4096];
+    memset (payload, 'p', sizeof payload);
+    //  Fill the disk with a file of our own, then append until refused.
+    FILE *f = fopen (filler, "wb");
+    cr_assert_not_null (f);
+    for (int i = 0; i < 40; i++)
+        fwrite (payload, 1, sizeof payload, f);
+    fclose (f);
+    rlog_append_result_t result;
+    int rc = RLOG_OK, ok = 0;
+    for (int i = 0; i < 200 && rc == RLOG_OK; i++) {
+        rc = rlog_client_append (client, payload, sizeof payload, 1, 0, &result);
+        if (rc == RLOG_OK)
+            ok++;
+    }
+    cr_assert_eq (rc, RLOG_INTERNAL, "expected a disk error, got %d after %d appends", rc, ok);
+    cr_assert (strstr (rlog_client_error (client), "disk write failed"), "%s",
+               rlog_client_error (client));
+    cr_assert_eq (result.seq, 0, "a refused append reported a seq");
+    //  Reads still work and hold exactly the acknowledged appends.
+    h_list_t list;
+    cr_assert_eq (h_list (&s_cluster.master, &list), RLOG_OK);
+    cr_assert_eq ((int)list.count, ok);
+    h_list_free (&list);
+    cr_assert_eq (unlink (filler), 0);
+    cr_assert_eq (rlog_client_append (client, "space again", 11, 1, 0, &result), RLOG_OK, "%s",
+                  rlog_client_error (client));
+    cr_assert_eq (result.seq, (uint64_t)ok + 1);
+    rlog_client_destroy (&client);
+    h_stop (&s_cluster.master, SIGTERM);
+}
