@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static h_cluster_t s_cluster;
 static char s_mounted[256];
@@ -327,4 +328,161 @@ Test (durable, full_disk_refuses_then_recovers)
     cr_assert_eq (result.seq, (uint64_t)ok + 1);
     rlog_client_destroy (&client);
     h_stop (&s_cluster.master, SIGTERM);
+}
+
+//  Wait up to TIMEOUT_MS for NODE to exit on its own; returns its status or -1.
+static int s_wait_exit (h_node_t *node, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (zclock_mono () < deadline) {
+        int status;
+        if (waitpid (node->pid, &status, WNOHANG) == node->pid) {
+            node->pid = 0;
+            return status;
+        }
+        zclock_sleep (10);
+    }
+    return -1;
+}
+
+static bool s_file_contains (const char *path, const char *text)
+{
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return false;
+    char line[2048];
+    bool found = false;
+    while (!found && fgets (line, sizeof line, f))
+        found = strstr (line, text) != NULL;
+    fclose (f);
+    return found;
+}
+
+//  Offset of record INDEX (0-based) in a segment file: records are
+//  [u32 len][u32 crc][len bytes].
+static long s_record_offset (const char *path, int index)
+{
+    FILE *f = fopen (path, "rb");
+    cr_assert_not_null (f);
+    long offset = 0;
+    for (int i = 0; i < index; i++) {
+        uint8_t len[4];
+        cr_assert_eq (fread (len, 1, 4, f), 4);
+        uint32_t n =
+            len[0] | (uint32_t)len[1] << 8 | (uint32_t)len[2] << 16 | (uint32_t)len[3] << 24;
+        offset += 8 + n;
+        cr_assert_eq (fseek (f, offset, SEEK_SET), 0);
+    }
+    fclose (f);
+    return offset;
+}
+
+//  Corruption in the middle of the master's log: it refuses to start and
+//  names the file and offset; --repair cuts there and serves the prefix.
+Test (durable, corrupt_master_log_refuses_then_repairs)
+{
+    char flags[512], segment[400];
+    h_cluster_init (&s_cluster, 0, 50);
+    h_start_master (&s_cluster, s_dir_flags ("master", NULL, flags, sizeof flags));
+    int one = 1;
+    s_wait_healthy (one);
+    s_append_n (1, 30, 1);
+    h_stop (&s_cluster.master, SIGTERM);
+    snprintf (segment, sizeof segment, "%s/master.data/00000000000000000001.log", s_cluster.dir);
+    long bad = s_record_offset (segment, 10);
+    FILE *f = fopen (segment, "r+b");
+    cr_assert_not_null (f);
+    cr_assert_eq (fseek (f, bad + 20, SEEK_SET), 0);
+    int c = fgetc (f);
+    cr_assert_eq (fseek (f, bad + 20, SEEK_SET), 0);
+    fputc (c ^ 0x5a, f);
+    fclose (f);
+
+    h_start_master (&s_cluster, s_dir_flags ("master", NULL, flags, sizeof flags));
+    int status = s_wait_exit (&s_cluster.master, 10000);
+    cr_assert (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) != 0,
+               "master started on a corrupt log");
+    char where[64];
+    snprintf (where, sizeof where, "offset %ld", bad);
+    cr_assert (s_file_contains (s_cluster.master.log_path, "00000000000000000001.log"));
+    cr_assert (s_file_contains (s_cluster.master.log_path, where), "error does not name %s", where);
+    cr_assert (s_file_contains (s_cluster.master.log_path, "--repair"));
+
+    h_start_master (&s_cluster, s_dir_flags ("master", "--repair", flags, sizeof flags));
+    s_wait_healthy (one);
+    h_list_t list;
+    cr_assert_eq (h_list (&s_cluster.master, &list), RLOG_OK);
+    cr_assert_eq (list.count, 10, "kept %zu entries, expected the 10 before the damage",
+                  list.count);
+    cr_assert_str_eq (list.items[9], "e10");
+    h_list_free (&list);
+}
+
+//  True divergence: the master lost its tail and went on in a new epoch
+//  while a secondary was away. The secondary keeps the common prefix, saves
+//  its divergent entries to a rollback file, and takes the master's history.
+Test (durable, divergent_secondary_truncates_into_rollback_file)
+{
+    char flags[512], segment[400];
+    h_cluster_init (&s_cluster, 1, 50);
+    h_start_master (&s_cluster, s_dir_flags ("master", "--quorum 1", flags, sizeof flags));
+    h_start_secondary (&s_cluster, 0, s_dir_flags ("s1", NULL, flags, sizeof flags));
+    s_wait_healthy (2);
+    s_append_n (1, 10, 2);
+    h_stop (&s_cluster.secondaries[0], SIGTERM);
+    h_stop (&s_cluster.master, SIGTERM);
+    //  The master's disk loses entries 6..10.
+    snprintf (segment, sizeof segment, "%s/master.data/00000000000000000001.log", s_cluster.dir);
+    cr_assert_eq (truncate (segment, s_record_offset (segment, 5)), 0);
+    h_start_master (&s_cluster, s_dir_flags ("master", "--quorum 1", flags, sizeof flags));
+    int one = 1;
+    s_wait_healthy (one);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    const char *fresh[] = {"new6", "new7", "new8"};
+    for (int i = 0; i < 3; i++) {
+        rlog_append_result_t result;
+        cr_assert_eq (rlog_client_append (client, fresh[i], 4, 1, 0, &result), RLOG_OK);
+        cr_assert_eq (result.seq, (uint64_t)i + 6);
+    }
+    rlog_client_destroy (&client);
+
+    h_start_secondary (&s_cluster, 0, s_dir_flags ("s1", NULL, flags, sizeof flags));
+    s_wait_head (&s_cluster.secondaries[0], 8);
+    h_list_t list;
+    cr_assert_eq (h_list (&s_cluster.secondaries[0], &list), RLOG_OK);
+    cr_assert_eq (list.count, 8);
+    cr_assert_str_eq (list.items[4], "e5");
+    cr_assert_str_eq (list.items[5], "new6");
+    cr_assert_str_eq (list.items[7], "new8");
+    h_list_free (&list);
+    //  The five entries it gave up are kept aside, byte for byte.
+    char dir[300];
+    snprintf (dir, sizeof dir, "%s/s1.data", s_cluster.dir);
+    DIR *d = opendir (dir);
+    cr_assert_not_null (d);
+    struct dirent *e;
+    char rollback[700] = "";
+    while ((e = readdir (d)))
+        if (strncmp (e->d_name, "rollback-", 9) == 0)
+            snprintf (rollback, sizeof rollback, "%s/%s", dir, e->d_name);
+    closedir (d);
+    cr_assert (rollback[0], "no rollback file in %s", dir);
+    cr_assert (s_file_contains (s_cluster.secondaries[0].log_path, "saved to"));
+    FILE *f = fopen (rollback, "rb");
+    cr_assert_not_null (f);
+    char bytes[4096];
+    size_t size = fread (bytes, 1, sizeof bytes, f);
+    fclose (f);
+    int found = 0;
+    for (int i = 6; i <= 10; i++) {
+        char text[8];
+        snprintf (text, sizeof text, "e%d", i);
+        size_t n = strlen (text);
+        for (size_t k = 0; k + n <= size; k++)
+            if (memcmp (bytes + k, text, n) == 0) {
+                found++;
+                break;
+            }
+    }
+    cr_assert_eq (found, 5, "rollback file holds %d of the 5 cut entries", found);
 }
