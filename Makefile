@@ -22,9 +22,9 @@ Q := @
 endif
 
 # Pure logic and codec (no sockets), the client library, the node roles.
-CORE    := proto store disklog crc32c dedup holdback waiters health backoff log
+CORE    := proto store disklog crc32c dedup holdback waiters health backoff log quota
 LIBSRC  := $(CORE) client
-NODESRC := master secondary config wire epoch
+NODESRC := master secondary config wire epoch security
 CORE_OBJ := $(LIBSRC:%=$(BUILD)/%.o)
 NODE_OBJ := $(NODESRC:%=$(BUILD)/%.o)
 TESTS   := $(wildcard test/test_*.c)

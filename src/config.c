@@ -19,6 +19,7 @@ void config_defaults (config_t *self, bool master)
         snprintf (self->master_peer, sizeof self->master_peer, "tcp://127.0.0.1:5557");
     }
     self->max_waiters = 100000;
+    self->max_client_waiting = 10000;
     self->fetch_max = 8192;
     self->drain_max = 1024;
     self->holdback_max = 65536;
@@ -53,6 +54,20 @@ int config_finish (config_t *self, bool master, char *err, size_t err_size)
         snprintf (err, err_size, "segment-bytes must be 4096..2^40");
         return -1;
     }
+    if (self->curve_secret[0] && !self->curve_allow[0]) {
+        snprintf (err, err_size, "--curve-secret needs --curve-allow DIR (who may connect)");
+        return -1;
+    }
+    if (!master && self->curve_secret[0] && !self->master_key[0]) {
+        snprintf (err, err_size,
+                  "--curve-secret needs --master-key FILE (the master's public "
+                  "certificate)");
+        return -1;
+    }
+    if ((self->curve_allow[0] || self->master_key[0]) && !self->curve_secret[0]) {
+        snprintf (err, err_size, "--curve-allow and --master-key need --curve-secret FILE");
+        return -1;
+    }
     if (self->max_msg < 1 || self->max_msg > 64 * 1024 * 1024) {
         snprintf (err, err_size, "max-msg must be 1..67108864 bytes");
         return -1;
@@ -67,7 +82,8 @@ int config_finish (config_t *self, bool master, char *err, size_t err_size)
                       self->replicas + 1);
             return -1;
         }
-        if (self->max_waiters < 1 || self->fetch_max < 1 || self->drain_max < 1) {
+        if (self->max_waiters < 1 || self->fetch_max < 1 || self->drain_max < 1 ||
+            self->max_client_waiting < 1) {
             snprintf (err, err_size, "max-waiters, fetch-max and drain-max must be >= 1");
             return -1;
         }

@@ -29,18 +29,22 @@ typedef struct {
     bool verbose;
     char data_dir[CONFIG_ENDPOINT_MAX]; //  "" = in memory
     config_fsync_t fsync;
-    int64_t fsync_ms;     //  batch policy interval
-    size_t segment_bytes; //  log segment size
-    bool repair;          //  master: cut a corrupt log instead of refusing
-    bool accept_shorter;  //  master: let secondaries truncate to a shorter log
+    int64_t fsync_ms;                       //  batch policy interval
+    size_t segment_bytes;                   //  log segment size
+    bool repair;                            //  master: cut a corrupt log instead of refusing
+    bool accept_shorter;                    //  master: let secondaries truncate to a shorter log
+    char curve_secret[CONFIG_ENDPOINT_MAX]; //  this node's certificate ("" = no CURVE)
+    char curve_allow[CONFIG_ENDPOINT_MAX];  //  public certificates allowed to connect
+    char master_key[CONFIG_ENDPOINT_MAX];   //  secondary: the master's public certificate
     //  Master
     uint32_t replicas;
     uint32_t quorum; //  0 = majority of master + replicas
     char pub_ep[CONFIG_ENDPOINT_MAX];
     char peer_ep[CONFIG_ENDPOINT_MAX];
-    size_t max_waiters; //  appends parked for their write concern
-    size_t fetch_max;   //  entries served per FETCH
-    size_t drain_max;   //  requests drained per loop turn (batch bound)
+    size_t max_waiters;        //  appends parked for their write concern
+    size_t max_client_waiting; //  ... of them from one client connection
+    size_t fetch_max;          //  entries served per FETCH
+    size_t drain_max;          //  requests drained per loop turn (batch bound)
     //  Secondary
     char id[64];
     char master_pub[CONFIG_ENDPOINT_MAX];

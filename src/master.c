@@ -15,9 +15,11 @@
 #include "config.h"
 #include "dedup.h"
 #include "epoch.h"
+#include "security.h"
 #include "health.h"
 #include "log.h"
 #include "proto.h"
+#include "quota.h"
 #include "store.h"
 #include "waiters.h"
 #include "wire.h"
@@ -35,6 +37,7 @@ typedef struct {
     health_t *health;
     health_state_t logged; //  last state written to the log
     int64_t last_fetch;    //  monotonic ms of its last FETCH, -1 if none
+    char key[41];          //  CURVE public key its id is bound to ("" without CURVE)
 } peer_t;
 
 //  An append of the current loop turn: if the batch cannot be written, its
@@ -60,6 +63,8 @@ typedef struct {
     waiters_t *waiters;
     proto_decoder_t *decoder;
     proto_encoder_t *encoder;
+    security_t *security; //  NULL unless CURVE is configured
+    quota_t *quota;       //  parked appends per client connection
     uint64_t epoch;
     peer_t peers[MAX_PEERS];
     size_t peer_count;
@@ -163,6 +168,7 @@ static void s_on_waiter (void *arg, int code, uint64_t seq, uint32_t w, const ui
     master_t *self = (master_t *)arg;
     uint64_t req_id;
     memcpy (&req_id, tag, 8);
+    quota_give (self->quota, tag + 8, tag_size - 8);
     if (code == RLOG_INTERNAL) {
         //  Rolled back: the entry does not exist, whatever seq it was given.
         if (proto_encode_append_reply (self->encoder, code, 0, 0, w, self->disk_error, req_id) == 0)
@@ -197,7 +203,12 @@ static void s_wait_for (master_t *self, const wire_envelope_t *env, const proto_
     reply_tag_t tag;
     s_make_tag (&tag, env, msg->req_id);
     uint64_t handle;
+    if (quota_take (self->quota, env->id, env->id_size) != 0) {
+        s_refuse_append (self, env, msg, RLOG_BUSY, "this client has too many appends waiting");
+        return;
+    }
     if (waiters_add (self->waiters, w, seq, s_deadline (msg), tag.bytes, tag.size, &handle) != 0) {
+        quota_give (self->quota, env->id, env->id_size);
         //  Counted before appending, so only a retry can land here.
         s_refuse_append (self, env, msg, RLOG_BUSY,
                          "too many appends waiting for their write concern");
@@ -212,9 +223,15 @@ static void s_append_duplicate (master_t *self, const wire_envelope_t *env, cons
     //  A retry: the reply goes to the new envelope; the old one is gone.
     reply_tag_t reply_tag;
     s_make_tag (&reply_tag, env, msg->req_id);
-    if (s_acks (self, seq) < msg->w && tag != 0 &&
-        waiters_rebind (self->waiters, tag, reply_tag.bytes, reply_tag.size) == 0)
+    size_t old_size = 0;
+    const uint8_t *old = tag ? waiters_tag (self->waiters, tag, &old_size) : NULL;
+    if (s_acks (self, seq) < msg->w && old) {
+        //  The parked reply moves to the new connection, and its quota too.
+        quota_give (self->quota, old + 8, old_size - 8);
+        waiters_rebind (self->waiters, tag, reply_tag.bytes, reply_tag.size);
+        quota_take (self->quota, env->id, env->id_size);
         return;
+    }
     s_wait_for (self, env, msg, seq);
 }
 
@@ -248,6 +265,14 @@ static void s_append (master_t *self, const wire_envelope_t *env, const proto_ms
         return;
     }
     bool may_wait = msg->w > 1 || store_is_durable (self->store);
+    if (may_wait &&
+        quota_held (self->quota, env->id, env->id_size) >= self->cfg.max_client_waiting) {
+        if (wire_ratelimit (&self->busy_log, zclock_mono (), 1000))
+            log_warn ("busy: a client has %zu appends waiting (--max-client-waiting)",
+                      self->cfg.max_client_waiting);
+        s_refuse_append (self, env, msg, RLOG_BUSY, "this client has too many appends waiting");
+        return;
+    }
     if (may_wait && (waiters_count (self->waiters) >= self->cfg.max_waiters ||
                      self->fresh_count >= FRESH_MAX)) {
         if (wire_ratelimit (&self->busy_log, zclock_mono (), 1000))
@@ -435,7 +460,8 @@ static void s_peer_error (master_t *self, const wire_envelope_t *env, int code, 
                         proto_encoder_size (self->encoder));
 }
 
-static void s_peer_hello (master_t *self, const wire_envelope_t *env, const proto_msg_t *msg)
+static void s_peer_hello (master_t *self, const wire_envelope_t *env, const proto_msg_t *msg,
+                          const char *key)
 {
     char text[160];
     size_t len = strlen (msg->text);
@@ -448,6 +474,13 @@ static void s_peer_hello (master_t *self, const wire_envelope_t *env, const prot
     for (size_t i = 0; i < self->peer_count && !peer; i++)
         if (streq (self->peers[i].id, msg->text))
             peer = &self->peers[i];
+    if (peer && peer->key[0] && (!key || !streq (peer->key, key))) {
+        //  An authenticated id belongs to the key that first claimed it: a
+        //  second node with another key cannot take it over (or its acks).
+        log_warn ("refused HELLO: node id '%s' is bound to another key", msg->text);
+        s_peer_error (self, env, RLOG_REFUSED, "node id is in use by another key");
+        return;
+    }
     int64_t now = zclock_mono ();
     if (!peer) {
         if (self->peer_count >= self->cfg.replicas) {
@@ -466,6 +499,8 @@ static void s_peer_hello (master_t *self, const wire_envelope_t *env, const prot
             return;
         }
         self->peer_count++;
+        if (key)
+            snprintf (peer->key, sizeof peer->key, "%s", key);
         size_t id_len = strnlen (msg->text, sizeof peer->id - 1);
         memcpy (peer->id, msg->text, id_len);
         peer->id[id_len] = 0;
@@ -515,10 +550,11 @@ static int s_fill_frame (const void *data, size_t size, void *arg)
     return wire_send_peer (t->self->peer, t->env->id, t->env->id_size, data, size);
 }
 
-static void s_peer_message (master_t *self, const wire_envelope_t *env, const proto_msg_t *msg)
+static void s_peer_message (master_t *self, const wire_envelope_t *env, const proto_msg_t *msg,
+                            const char *key)
 {
     if (msg->type == PROTO_HELLO) {
-        s_peer_hello (self, env, msg);
+        s_peer_hello (self, env, msg, key);
         return;
     }
     if (msg->type != PROTO_ACK && msg->type != PROTO_FETCH) {
@@ -528,6 +564,10 @@ static void s_peer_message (master_t *self, const wire_envelope_t *env, const pr
     peer_t *peer = s_peer_by_route (self, env);
     if (!peer) {
         s_peer_error (self, env, RLOG_REFUSED, "unknown secondary: send HELLO first");
+        return;
+    }
+    if (peer->key[0] && (!key || !streq (peer->key, key))) {
+        s_peer_error (self, env, RLOG_REFUSED, "not authenticated as this node");
         return;
     }
     int64_t now = zclock_mono ();
@@ -569,7 +609,7 @@ static int s_on_peer (zloop_t *loop, zsock_t *reader, void *arg)
         proto_msg_t msg;
         rc = proto_decode (self->decoder, zmq_msg_data (&body), zmq_msg_size (&body), &msg);
         if (rc == RLOG_OK)
-            s_peer_message (self, &env, &msg);
+            s_peer_message (self, &env, &msg, security_peer_key (&body));
         else {
             if (wire_ratelimit (&self->bad_input_log, zclock_mono (), 1000))
                 log_warn ("peer sent a bad frame (%s): %s", rlog_strerror (rc),
@@ -667,9 +707,11 @@ static void s_master_destroy (master_t **self_p)
     zsock_destroy (&self->client);
     zsock_destroy (&self->pub);
     zsock_destroy (&self->peer);
+    security_destroy (&self->security);
     store_destroy (&self->store);
     dedup_destroy (&self->dedup);
     waiters_destroy (&self->waiters);
+    quota_destroy (&self->quota);
     proto_decoder_destroy (&self->decoder);
     proto_encoder_destroy (&self->encoder);
     free (self);
@@ -736,10 +778,11 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
         return NULL;
     }
     self->waiters = waiters_new (cfg->replicas + 1, cfg->max_waiters);
+    self->quota = quota_new (cfg->max_client_waiting);
     self->decoder = proto_decoder_new (cfg->max_msg);
     self->encoder = proto_encoder_new ();
     if (!self->client || !self->pub || !self->peer || !self->loop || !self->store || !self->dedup ||
-        !self->waiters || !self->decoder || !self->encoder) {
+        !self->waiters || !self->quota || !self->decoder || !self->encoder) {
         snprintf (err, err_size, "out of memory");
         s_master_destroy (&self);
         return NULL;
@@ -760,6 +803,16 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
     zsock_set_linger (self->client, 500);
     zsock_set_linger (self->pub, 0);
     zsock_set_linger (self->peer, 0);
+    if (cfg->curve_secret[0]) {
+        self->security = security_new (cfg->curve_secret, cfg->curve_allow, NULL, err, err_size);
+        if (!self->security) {
+            s_master_destroy (&self);
+            return NULL;
+        }
+        security_server (self->security, self->client);
+        security_server (self->security, self->pub);
+        security_server (self->security, self->peer);
+    }
     const char *eps[3] = {cfg->client_ep, cfg->pub_ep, cfg->peer_ep};
     zsock_t *socks[3] = {self->client, self->pub, self->peer};
     for (int i = 0; i < 3; i++) {
@@ -804,6 +857,9 @@ void master_actor (zsock_t *pipe, void *args)
               (unsigned long long)self->epoch, self->cfg.replicas, self->quorum,
               self->cfg.client_ep, self->cfg.pub_ep, self->cfg.peer_ep,
               (long long)self->cfg.heartbeat_ms, storage);
+    if (self->security)
+        log_info ("CURVE on: public key %s, connections allowed from the keys in %s",
+                  security_public_key (self->security), self->cfg.curve_allow);
     char ports[3][16];
     for (int i = 0; i < 3; i++)
         snprintf (ports[i], sizeof ports[i], "%d", self->ports[i]);

@@ -57,6 +57,8 @@ static const option_t s_options[] = {
     {"max-msg", OPT_SIZE, OFF (max_msg), FOR_BOTH, "largest message in bytes (1048576)"},
     {"max-waiters", OPT_SIZE, OFF (max_waiters), FOR_MASTER,
      "appends parked for their write concern before BUSY (100000)"},
+    {"max-client-waiting", OPT_SIZE, OFF (max_client_waiting), FOR_MASTER,
+     "appends one client connection may have waiting before BUSY (10000)"},
     {"fetch-max", OPT_SIZE, OFF (fetch_max), FOR_BOTH, "entries per gap-fill request (8192)"},
     {"holdback", OPT_SIZE, OFF (holdback_max), FOR_SECONDARY,
      "out-of-order entries held back at most (65536)"},
@@ -77,6 +79,12 @@ static const option_t s_options[] = {
      "cut a corrupt master log at the first bad record instead of refusing to start"},
     {"accept-shorter-log", OPT_FLAG, OFF (accept_shorter), FOR_MASTER,
      "serve even if secondaries hold more of this history (they truncate)"},
+    {"curve-secret", OPT_STR, OFF (curve_secret), FOR_BOTH,
+     "CURVE: this node's certificate (FILE and FILE_secret, from logcli keygen)"},
+    {"curve-allow", OPT_STR, OFF (curve_allow), FOR_BOTH,
+     "CURVE: directory of public certificates allowed to connect"},
+    {"master-key", OPT_STR, OFF (master_key), FOR_SECONDARY,
+     "CURVE: the master's public certificate file"},
     {"verbose", OPT_FLAG, OFF (verbose), FOR_BOTH, "debug logging (also -v)"},
 };
 

@@ -18,6 +18,7 @@
 #include "holdback.h"
 #include "log.h"
 #include "proto.h"
+#include "security.h"
 #include "store.h"
 #include "wire.h"
 
@@ -69,6 +70,7 @@ typedef struct {
     int client_port;
     wire_ratelimit_t bad_input_log;
     wire_ratelimit_t disk_log;
+    security_t *security; //  NULL unless CURVE is configured
 } secondary_t;
 
 static bool s_chance (secondary_t *self, double p)
@@ -546,6 +548,7 @@ static void s_secondary_destroy (secondary_t **self_p)
     zsock_destroy (&self->sub);
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->client);
+    security_destroy (&self->security);
     s_clear_delayed (self);
     store_destroy (&self->store);
     holdback_destroy (&self->holdback);
@@ -637,6 +640,17 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
     zsock_set_linger (self->sub, 0);
     zsock_set_linger (self->dealer, 0);
     zsock_set_linger (self->client, 200);
+    if (cfg->curve_secret[0]) {
+        self->security =
+            security_new (cfg->curve_secret, cfg->curve_allow, cfg->master_key, err, err_size);
+        if (!self->security) {
+            s_secondary_destroy (&self);
+            return NULL;
+        }
+        security_client (self->security, self->sub);
+        security_client (self->security, self->dealer);
+        security_server (self->security, self->client);
+    }
     self->client_port = wire_bind (self->client, cfg->client_ep, err, err_size);
     if (self->client_port < 0) {
         s_secondary_destroy (&self);
@@ -685,6 +699,9 @@ void secondary_actor (zsock_t *pipe, void *args)
               self->cfg.id, self->cfg.master_pub, self->cfg.master_peer, self->cfg.client_ep,
               (long long)self->cfg.heartbeat_ms, storage, (long long)self->cfg.delay_ms,
               self->cfg.fail_rate, self->cfg.drop_rate);
+    if (self->security)
+        log_info ("CURVE on: public key %s, connections allowed from the keys in %s",
+                  security_public_key (self->security), self->cfg.curve_allow);
     char port[16];
     snprintf (port, sizeof port, "%d", self->client_port);
     zstr_sendx (pipe, "READY", port, NULL);

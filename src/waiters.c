@@ -299,6 +299,16 @@ int waiters_rebind (waiters_t *self, uint64_t handle, const void *tag, size_t ta
     return 0;
 }
 
+const uint8_t *waiters_tag (waiters_t *self, uint64_t handle, size_t *size_p)
+{
+    assert (self);
+    waiter_t *waiter = s_lookup (self, handle);
+    if (!waiter)
+        return NULL;
+    *size_p = waiter->tag_size;
+    return waiter->tag;
+}
+
 size_t waiters_release (waiters_t *self, uint64_t master_durable, const uint64_t *acked, size_t n,
                         waiters_fn *fn, void *arg)
 {

@@ -37,6 +37,9 @@ int waiters_add (waiters_t *self, uint32_t w, uint64_t seq, int64_t deadline, co
 //  is gone (answered or expired).
 int waiters_rebind (waiters_t *self, uint64_t handle, const void *tag, size_t tag_size);
 
+//  The tag of a waiter still parked (*SIZE_P set), or NULL if it is gone.
+const uint8_t *waiters_tag (waiters_t *self, uint64_t handle, size_t *size_p);
+
 //  Answer (RLOG_OK) every waiter whose seq is covered: MASTER_DURABLE is the
 //  master's own durable head, ACKED[0..N-1] the cumulative acks of the
 //  secondaries. Returns how many were answered.
