@@ -2,10 +2,13 @@
 #   make compose-up      make the binaries, stage them, build the image rlog:local,
 #                        start master + s1 + s2, wait until all are healthy and
 #                        the master is read-write
-#   make compose-down    stop and remove the containers and networks (and volumes)
+#   make compose-down    stop and remove the containers, networks and volumes:
+#                        every node's log is gone (to keep them: `docker-compose
+#                        down` without -v, or `docker-compose stop`, in compose/)
 #   make compose-test    test/compose_test.sh: fault scenarios in throwaway
 #                        projects; skips (exit 0) when Docker does not answer
-#   make compose-stage   only fill compose/stage/ (the image's root file system)
+#   make compose-stage   only fill compose/stage/ (rootfs/: the image's root file
+#                        system; data/: the empty /data, see compose/stage.sh)
 #   make compose-images  only build the image
 # No registry is needed: the image is FROM scratch, built from compose/stage/.
 # DOCKER_COMPOSE picks docker-compose (v1) if present, else `docker compose`.

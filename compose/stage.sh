@@ -1,10 +1,19 @@
 #!/bin/sh
-# Stage the root file system of the rlog image (FROM scratch): exactly what
-# rlogd and logcli need to run, and nothing else.
-#   usr/local/bin/rlogd, usr/local/bin/logcli   the binaries (debug info stripped)
-#   every shared library ldd reports, at the path ldd reports it (the dynamic
-#   loader too, e.g. /lib64/ld-linux-x86-64.so.2), symlinks resolved
-#   etc/passwd, etc/group                       root and the user rlog (10001)
+# Stage the rlog image (FROM scratch): exactly what rlogd and logcli need to
+# run, and nothing else. Two trees, because the Dockerfile copies them with
+# different owners:
+#   STAGE_DIR/rootfs/   the root file system, owned by root in the image
+#     usr/local/bin/rlogd, usr/local/bin/logcli   the binaries (debug info stripped)
+#     every shared library ldd reports, at the path ldd reports it (the dynamic
+#     loader too, e.g. /lib64/ld-linux-x86-64.so.2), symlinks resolved
+#     etc/passwd, etc/group                       root and the user rlog (10001)
+#   STAGE_DIR/data/     an empty directory: /data in the image, the nodes'
+#                       volume mount point, owned by rlog (10001:10001, mode
+#                       0755) through `COPY --chown` (a COPY without --chown
+#                       makes everything root's, whatever the owner here).
+#                       A fresh named volume takes the owner and mode of the
+#                       directory it is mounted on, so the non-root node can
+#                       write its log there.
 # No shell, no libc tools, no certificates, no package manager.
 #
 # usage: compose/stage.sh BUILD_DIR STAGE_DIR     (make compose-stage runs it)
@@ -24,15 +33,16 @@ case "$stage" in
     */stage|stage) rm -rf "$stage" ;;
     *) echo "stage: refusing to clear '$stage' (must end in /stage)" >&2; exit 2 ;;
 esac
-mkdir -p "$stage/usr/local/bin" "$stage/etc"
+root=$stage/rootfs
+mkdir -p "$root/usr/local/bin" "$root/etc" "$stage/data"
 
 for b in $bins; do
     if command -v strip >/dev/null 2>&1; then
-        strip --strip-debug -o "$stage/usr/local/bin/$b" "$build/$b"
+        strip --strip-debug -o "$root/usr/local/bin/$b" "$build/$b"
     else
-        cp "$build/$b" "$stage/usr/local/bin/$b"
+        cp "$build/$b" "$root/usr/local/bin/$b"
     fi
-    chmod 0755 "$stage/usr/local/bin/$b"
+    chmod 0755 "$root/usr/local/bin/$b"
 done
 
 # ldd lines: "libx.so.1 => /path/libx.so.1 (0x...)", "/lib64/ld-linux-x86-64.so.2 (0x...)",
@@ -49,21 +59,22 @@ n=0
 for lib in $libs; do
     mode=0644
     case "$lib" in */ld-linux*|*/ld64.so*|*/ld-musl*) mode=0755 ;; esac
-    mkdir -p "$stage$(dirname "$lib")"
-    cp -L "$lib" "$stage$lib"            # the file itself, not a dangling symlink
-    chmod "$mode" "$stage$lib"
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"            # the file itself, not a dangling symlink
+    chmod "$mode" "$root$lib"
     n=$((n + 1))
 done
 
-cat >"$stage/etc/passwd" <<'EOF'
+cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/:/sbin/nologin
 rlog:x:10001:10001:rlog:/nonexistent:/sbin/nologin
 EOF
-cat >"$stage/etc/group" <<'EOF'
+cat >"$root/etc/group" <<'EOF'
 root:x:0:
 rlog:x:10001:
 EOF
-chmod 0644 "$stage/etc/passwd" "$stage/etc/group"
-find "$stage" -type d -exec chmod 0755 {} +
+chmod 0644 "$root/etc/passwd" "$root/etc/group"
+find "$root" -type d -exec chmod 0755 {} +
+chmod 0755 "$stage/data"
 
-echo "staged $stage: 2 binaries, $n shared libraries, etc/passwd, etc/group ($(du -sh "$stage" | cut -f1))"
+echo "staged $stage: rootfs/ with 2 binaries, $n shared libraries, etc/passwd, etc/group ($(du -sh "$root" | cut -f1)); data/ (empty)"
