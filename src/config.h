@@ -14,7 +14,7 @@
 
 typedef enum {
     CONFIG_FSYNC_ALWAYS = 0, //  fsync each batch before it counts (default)
-    CONFIG_FSYNC_BATCH = 1,  //  fsync at most every fsync_ms; count after it
+    CONFIG_FSYNC_BATCH = 1,  //  count once written; fsync at most fsync_ms later
     CONFIG_FSYNC_NEVER = 2   //  count once written; the OS flushes
 } config_fsync_t;
 

@@ -65,6 +65,7 @@ typedef struct {
     proto_encoder_t *encoder;
     security_t *security; //  NULL unless CURVE is configured
     quota_t *quota;       //  parked appends per client connection
+    int64_t last_sync;    //  monotonic ms of the last fsync (batch policy)
     uint64_t epoch;
     peer_t peers[MAX_PEERS];
     size_t peer_count;
@@ -98,12 +99,12 @@ static const char *s_read_only_reason (master_t *self, char *buf, size_t size)
     return buf;
 }
 
-//  What the master itself counts as holding: written and, unless the policy
-//  is "never", fsynced.
+//  What the master itself counts as holding: fsynced under "always"; written
+//  under "batch" (fsynced at most fsync-ms later) and "never".
 static uint64_t s_durable (master_t *self)
 {
-    return self->cfg.fsync == CONFIG_FSYNC_NEVER ? store_written (self->store)
-                                                 : store_synced (self->store);
+    return self->cfg.fsync == CONFIG_FSYNC_ALWAYS ? store_synced (self->store)
+                                                  : store_written (self->store);
 }
 
 static uint32_t s_acks (master_t *self, uint64_t seq)
@@ -328,11 +329,23 @@ static void s_rollback (master_t *self, int error)
     waiters_cancel_above (self->waiters, written, RLOG_INTERNAL, s_on_waiter, self);
 }
 
+//  "always" fsyncs every batch; "batch" fsyncs at once when the last fsync
+//  is at least fsync-ms old, else the tick does it when that time comes, so
+//  an idle node answers at once and a busy one fsyncs at most every fsync-ms.
+static bool s_sync_due (master_t *self)
+{
+    return self->cfg.fsync == CONFIG_FSYNC_ALWAYS ||
+           (self->cfg.fsync == CONFIG_FSYNC_BATCH &&
+            zclock_mono () - self->last_sync >= self->cfg.fsync_ms);
+}
+
 //  Group commit: one write (and one fsync under "always") per loop turn.
 static void s_commit (master_t *self, bool sync)
 {
     if (!store_is_durable (self->store))
         return;
+    if (sync)
+        self->last_sync = zclock_mono ();
     if (store_commit (self->store, sync) != 0)
         s_rollback (self, errno);
     else {
@@ -432,7 +445,7 @@ static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
         zmq_msg_close (&body);
     }
     if (store_head (self->store) > store_written (self->store) || self->fresh_count)
-        s_commit (self, self->cfg.fsync == CONFIG_FSYNC_ALWAYS);
+        s_commit (self, s_sync_due (self));
     uint64_t written = store_written (self->store);
     if (written > self->published) {
         wire_send_range (self->encoder, self->store, PROTO_BATCH, self->epoch, self->published + 1,
@@ -670,16 +683,7 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
     int64_t next = waiters_next_deadline (self->waiters);
     if (next >= 0 && next <= zclock_mono ())
         waiters_expire (self->waiters, zclock_mono (), s_on_waiter, self);
-    return 0;
-}
-
-//  The "batch" policy: fsync what was written at most every fsync-ms.
-static int s_on_fsync (zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    master_t *self = (master_t *)arg;
-    if (store_synced (self->store) < store_written (self->store)) {
+    if (store_synced (self->store) < store_written (self->store) && s_sync_due (self)) {
         s_commit (self, true);
         s_release (self);
     }
@@ -827,9 +831,7 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
         zloop_reader (self->loop, self->peer, s_on_peer, self) != 0 ||
         zloop_reader (self->loop, pipe, s_on_pipe, self) != 0 ||
         zloop_timer (self->loop, (size_t)cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0 ||
-        zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0 ||
-        (cfg->fsync == CONFIG_FSYNC_BATCH && cfg->data_dir[0] &&
-         zloop_timer (self->loop, (size_t)cfg->fsync_ms, 0, s_on_fsync, self) < 0)) {
+        zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0) {
         snprintf (err, err_size, "cannot set up the event loop");
         s_master_destroy (&self);
         return NULL;

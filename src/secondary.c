@@ -71,6 +71,7 @@ typedef struct {
     wire_ratelimit_t bad_input_log;
     wire_ratelimit_t disk_log;
     security_t *security; //  NULL unless CURVE is configured
+    int64_t last_sync;    //  monotonic ms of the last fsync (batch policy)
 } secondary_t;
 
 static bool s_chance (secondary_t *self, double p)
@@ -107,8 +108,8 @@ static void s_rehello (secondary_t *self, const char *why)
 //  A secondary acknowledges only what its fsync policy made durable.
 static uint64_t s_durable (secondary_t *self)
 {
-    return self->cfg.fsync == CONFIG_FSYNC_NEVER ? store_written (self->store)
-                                                 : store_synced (self->store);
+    return self->cfg.fsync == CONFIG_FSYNC_ALWAYS ? store_synced (self->store)
+                                                  : store_written (self->store);
 }
 
 static void s_send_ack (secondary_t *self)
@@ -121,12 +122,22 @@ static void s_send_ack (secondary_t *self)
 
 static void s_clear_delayed (secondary_t *self);
 
+//  As on the master: "batch" fsyncs at once if the last fsync is fsync-ms old.
+static bool s_sync_due (secondary_t *self)
+{
+    return self->cfg.fsync == CONFIG_FSYNC_ALWAYS ||
+           (self->cfg.fsync == CONFIG_FSYNC_BATCH &&
+            zclock_mono () - self->last_sync >= self->cfg.fsync_ms);
+}
+
 //  Write (and under "always" fsync) what was stored this turn. A failed
 //  write drops the unwritten entries: expect them again from the master.
 static void s_commit (secondary_t *self, bool sync)
 {
     if (!store_is_durable (self->store))
         return;
+    if (sync)
+        self->last_sync = zclock_mono ();
     if (store_commit (self->store, sync) == 0)
         return;
     int error = errno;
@@ -225,7 +236,7 @@ static void s_offer (secondary_t *self, uint64_t seq, const entry_t *entry)
 static void s_after_store (secondary_t *self)
 {
     if (store_head (self->store) > store_written (self->store))
-        s_commit (self, self->cfg.fsync == CONFIG_FSYNC_ALWAYS);
+        s_commit (self, s_sync_due (self));
     uint64_t head = s_durable (self);
     if (head <= self->acked_sent)
         return;
@@ -497,6 +508,10 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
                    (unsigned long long)self->fetch_to, (unsigned long long)self->recv_next);
         self->fetching = false;
     }
+    if (store_synced (self->store) < store_written (self->store) && s_sync_due (self)) {
+        s_commit (self, true);
+        s_after_store (self);
+    }
     s_check_gap (self);
     return 0;
 }
@@ -512,19 +527,6 @@ static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     if (self->master_reachable && silent > self->cfg.unhealthy_ms) {
         log_warn ("master unreachable: nothing heard for %lld ms", (long long)silent);
         self->master_reachable = false;
-    }
-    return 0;
-}
-
-//  The "batch" policy: fsync what was written at most every fsync-ms.
-static int s_on_fsync (zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    secondary_t *self = (secondary_t *)arg;
-    if (store_synced (self->store) < store_written (self->store)) {
-        s_commit (self, true);
-        s_after_store (self);
     }
     return 0;
 }
@@ -624,7 +626,7 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
     zsock_set_sndhwm (self->dealer, 100);
     zsock_set_maxmsgsize (self->dealer, frame_max);
     zsock_set_reconnect_ivl (self->dealer, 100);
-    zsock_set_reconnect_ivl_max (self->dealer, 2000);
+    zsock_set_reconnect_ivl_max (self->dealer, 1000);
     //  ZMTP heartbeats tear down a connection whose peer vanished without a
     //  FIN (a partition, a container that came back on another address), so
     //  libzmq reconnects - resolving the master's name again - instead of
@@ -634,7 +636,7 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
     zsock_set_heartbeat_ivl (self->sub, (int)cfg->heartbeat_ms);
     zsock_set_heartbeat_timeout (self->sub, (int)cfg->unhealthy_ms);
     zsock_set_reconnect_ivl (self->sub, 100);
-    zsock_set_reconnect_ivl_max (self->sub, 2000);
+    zsock_set_reconnect_ivl_max (self->sub, 1000);
     zsock_set_router_mandatory (self->client, 1);
     zsock_set_maxmsgsize (self->client, 65536);
     zsock_set_linger (self->sub, 0);
@@ -670,9 +672,7 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
         zloop_reader (self->loop, self->client, s_on_client, self) != 0 ||
         zloop_reader (self->loop, pipe, s_on_pipe, self) != 0 ||
         zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self) < 0 ||
-        zloop_timer (self->loop, (size_t)cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0 ||
-        (cfg->fsync == CONFIG_FSYNC_BATCH && cfg->data_dir[0] &&
-         zloop_timer (self->loop, (size_t)cfg->fsync_ms, 0, s_on_fsync, self) < 0)) {
+        zloop_timer (self->loop, (size_t)cfg->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
         snprintf (err, err_size, "cannot set up the event loop");
         s_secondary_destroy (&self);
         return NULL;

@@ -84,7 +84,16 @@ static void *s_writer (void *arg)
         char text[32];
         snprintf (text, sizeof text, "w%d-%d", wr->writer, i);
         rlog_append_result_t result;
-        if (rlog_client_append (client, text, strlen (text), wr->w, 0, &result) == RLOG_OK)
+        int64_t deadline = zclock_mono () + 30000;
+        int rc;
+        //  READ_ONLY (the restarted master waits for its quorum) means not
+        //  stored, so a client may simply try again; UNREACHABLE may mean
+        //  stored, so it is not retried (that could store a second copy).
+        while ((rc = rlog_client_append (client, text, strlen (text), wr->w, 0, &result)) ==
+                   RLOG_READ_ONLY &&
+               zclock_mono () < deadline)
+            zclock_sleep (20); //  client back-off before retrying a refusal
+        if (rc == RLOG_OK)
             wr->seqs[i] = result.seq;
     }
     rlog_client_destroy (&client);
