@@ -539,7 +539,9 @@ static void s_peer_hello (master_t *self, const wire_envelope_t *env, const prot
         s_update_mode (self);
         return;
     }
-    peer->acked = agree;
+    //  Counted from its first ACK (sent right after WELCOME), which carries
+    //  what is durable on it: a HELLO's last seq may not be.
+    peer->acked = 0;
     if (agree < msg->last_seq)
         log_warn ("secondary '%s' holds %llu entries; only 1..%llu match this master's "
                   "history: it will truncate the rest",
@@ -757,6 +759,9 @@ static int s_open_log (master_t *self, char *err, size_t err_size)
     if (epoch_next (cfg->data_dir, (uint64_t)zclock_time (), store_epoch_of (self->store, head),
                     &self->epoch, err, err_size) != 0)
         return -1;
+    //  The secondaries fetch what they lack; re-publishing the whole log on
+    //  the first append would stall the loop for nothing.
+    self->published = store_written (self->store);
     log_info ("recovered %llu entries from %s (%zu clients in the dedup table)",
               (unsigned long long)head, cfg->data_dir, dedup_clients (self->dedup));
     return 0;

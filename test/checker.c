@@ -7,12 +7,19 @@
     the recorded history against it. Prints one verdict line and, as the last
     line, "N passed, N failed". Exits 0 only on PASS.
 
+    By default every node keeps its log in its own --data-dir under the
+    run's temp dir, and the nemesis also kill -9s the master and restarts it
+    on the same data dir, and restarts killed secondaries on their data dirs
+    (or on an emptied one). --in-memory runs the nodes without data dirs
+    (the master is then only ever paused).
+
     Every child is started from the main thread with PR_SET_PDEATHSIG (the
     "parent" of that setting is the forking thread, so no other thread ever
     forks), killed and reaped on every exit path, and the whole run is
     bounded by a watchdog alarm.
 */
 #include "rlog.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -52,6 +59,10 @@ extern char **environ;
 //  --------------------------------------------------------------------------
 //  Options and global state
 
+enum { FSYNC_ALWAYS, FSYNC_BATCH, FSYNC_NEVER, FSYNC_RANDOM };
+static const char *g_fsync_names[] = {"always", "batch", "never", "random"};
+#define FSYNC_BATCH_MS 20
+
 static struct {
     int seconds;
     uint64_t seed;
@@ -60,8 +71,31 @@ static struct {
     int timeout_ms;
     int converge_s;
     bool keep;
+    bool data_dirs; //  each node on its own --data-dir (default)
+    int fsync;      //  FSYNC_*; RANDOM picks one per run from the seed
     char build_dir[PATH_MAX];
-} g_opt = {60, 0, 6, 50, 2000, 30, false, RLOG_BUILD_DIR};
+} g_opt = {.seconds = 60,
+           .seed = 0,
+           .clients = 6,
+           .heartbeat_ms = 50,
+           .timeout_ms = 2000,
+           .converge_s = 30,
+           .keep = false,
+           .data_dirs = true,
+           .fsync = FSYNC_RANDOM,
+           .build_dir = RLOG_BUILD_DIR};
+
+//  Per run, derived from the seed (data-dir mode): the fsync policy of every
+//  node and the segment size (0 = rlogd's default), small sizes so that
+//  segments roll over during the faults.
+static int g_fsync = FSYNC_ALWAYS;
+static long g_segment_bytes;
+//  The clients' retry budget: RETRIES silent tries of about 2 x 500 ms each
+//  (wait, then a STATUS probe) before UNREACHABLE. With data dirs it rides
+//  out a master restart of a few seconds.
+#define RETRY_MS 500
+static int g_retries = 3;
+static int g_budget_ms = 3000;
 
 typedef struct {
     char name[16]; //  "master", "s1", "s2" in messages
@@ -76,6 +110,7 @@ typedef struct {
     double drop_rate;
     uint64_t seed;
     char log_path[PATH_MAX];
+    char data_dir[PATH_MAX]; //  "" in memory mode
 } node_t;
 
 static node_t g_nodes[NODES];
@@ -110,6 +145,22 @@ typedef struct {
 static down_t g_down[MAX_EVENTS];
 static size_t g_down_count;
 static int64_t g_down_since[NODES]; //  0 = available now
+
+//  Highest seq of any ok or timed-out reply so far (the clients raise it):
+//  a master restarted on its data dir must come back with at least this
+//  head, since everything acknowledged was written before the kill.
+static _Atomic uint64_t g_max_acked;
+static struct {
+    int master;        //  master kill -9 + restart on its data dir
+    int kept, emptied; //  secondary restarts on its data dir / an emptied one
+} g_restarts;
+//  Each master restart: when it was killed, when it answered again, and the
+//  head it recovered (for the exactly-once statistics).
+static struct {
+    int64_t killed, up;
+    uint64_t head;
+} g_master_up[MAX_EVENTS];
+static size_t g_master_up_count;
 
 //  --------------------------------------------------------------------------
 //  Small helpers
@@ -245,7 +296,8 @@ static void s_violation (const char *kind, const char *format, ...)
 //  --------------------------------------------------------------------------
 //  Processes
 
-static int s_free_port (void)
+//  Bind PORT on 127.0.0.1 (0: any) and release it; returns the port or -1.
+static int s_try_port (int port)
 {
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -254,13 +306,40 @@ static int s_free_port (void)
     memset (&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    addr.sin_port = htons ((uint16_t)port);
     socklen_t len = sizeof addr;
-    int port = -1;
+    int got = -1;
     if (bind (fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
         getsockname (fd, (struct sockaddr *)&addr, &len) == 0)
-        port = ntohs (addr.sin_port);
+        got = ntohs (addr.sin_port);
     close (fd);
-    return port;
+    return got;
+}
+
+//  A free port below the kernel's ephemeral range when there is room: a
+//  node's port stays fixed across its restarts, and while it is down an
+//  outgoing connection (the clients open thousands) could otherwise be given
+//  that very port as its local port and keep the node from binding again.
+static int s_free_port (void)
+{
+    static uint64_t rng;
+    static int low = -1;
+    if (low < 0) {
+        low = 0;
+        FILE *f = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+        if (f) {
+            if (fscanf (f, "%d", &low) != 1)
+                low = 0;
+            fclose (f);
+        }
+        rng = (uint64_t)s_wall_us () ^ ((uint64_t)getpid () << 20);
+    }
+    for (int attempt = 0; low > 12000 && attempt < 500; attempt++) {
+        int port = s_try_port (s_rand (&rng, 10000, low - 1));
+        if (port > 0)
+            return port;
+    }
+    return s_try_port (0);
 }
 
 //  Five distinct free ports (master client/pub/peer, s1, s2 client).
@@ -388,6 +467,23 @@ static pid_t s_spawn (int index)
     argv[n++] = suspect;
     argv[n++] = (char *)"--unhealthy-ms";
     argv[n++] = unhealthy;
+    char fsync_ms[16], segment[24];
+    if (node->data_dir[0]) {
+        argv[n++] = (char *)"--data-dir";
+        argv[n++] = node->data_dir;
+        argv[n++] = (char *)"--fsync";
+        argv[n++] = (char *)g_fsync_names[g_fsync];
+        if (g_fsync == FSYNC_BATCH) {
+            snprintf (fsync_ms, sizeof fsync_ms, "%d", FSYNC_BATCH_MS);
+            argv[n++] = (char *)"--fsync-ms";
+            argv[n++] = fsync_ms;
+        }
+        if (g_segment_bytes) {
+            snprintf (segment, sizeof segment, "%ld", g_segment_bytes);
+            argv[n++] = (char *)"--segment-bytes";
+            argv[n++] = segment;
+        }
+    }
     argv[n] = NULL;
 
     char cmd[1024] = "";
@@ -516,13 +612,16 @@ static bool s_clean_shutdown (const node_t *node)
     return strstr (last_start ? last_start : tail, "signal received: shutting down") != NULL;
 }
 
+static int g_faults;
+static bool g_master_lost;
 static void s_restart (int index);
+static void s_restart_master (void);
 
 //  A node that exited without being told to. A crash (signal, non-zero
 //  status) is a violation. A clean shutdown on someone else's SIGTERM or
-//  SIGINT is not rlog's fault: a secondary is restarted (one more, unplanned,
-//  fault), the master cannot be (a new history), so that ends the run.
-//  Returns true if the master is gone.
+//  SIGINT is not rlog's fault: the node is restarted (one more, unplanned,
+//  fault) on its data dir; in memory the master cannot be (a new history),
+//  so that ends the run. Returns true if the master is gone.
 static bool s_reap_check (void)
 {
     bool master_gone = false;
@@ -551,12 +650,15 @@ static bool s_reap_check (void)
             s_event ("WARNING: %s (pid %d) was shut down by a SIGTERM/SIGINT the checker did not "
                      "send (another process on this machine?)",
                      node->name, (int)pid);
-            if (i == 0)
+            if (i == 0 && !g_opt.data_dirs)
                 s_violation ("disturbed",
                              "the master (pid %d) was shut down by a signal the checker did not "
                              "send; the run cannot go on (not an rlog fault)",
                              (int)pid);
-            else
+            else if (i == 0) {
+                s_restart_master ();
+                continue;
+            } else
                 s_restart (i);
         } else {
             s_violation ("crash", "%s (pid %d, incarnation %d) exited by itself: %s; see %s",
@@ -714,8 +816,10 @@ static void *s_client_main (void *arg)
         return NULL;
     }
     //  Lost replies are retried with the same request id; silence for about
-    //  3 s (3 x (500 ms wait + 500 ms probe)) ends as UNREACHABLE.
-    rlog_client_set_retry (client, 500, 3);
+    //  g_budget_ms (g_retries x (500 ms wait + 500 ms probe)) ends as
+    //  UNREACHABLE. A master restarting on its data dir within that time
+    //  answers the retry with the original seq if it had stored the entry.
+    rlog_client_set_retry (client, RETRY_MS, g_retries);
     while (!atomic_load (&g_stop)) {
         if (self->count == self->cap) {
             size_t cap = self->cap ? self->cap * 2 : 4096;
@@ -740,6 +844,12 @@ static void *s_client_main (void *arg)
         op->reply_w = result.w;
         op->outcome = (uint8_t)s_outcome (rc);
         size_t index = self->count++;
+        if (op->outcome == OUT_OK || op->outcome == OUT_TIMEOUT) {
+            uint64_t seen = atomic_load (&g_max_acked);
+            while (result.seq > seen &&
+                   !atomic_compare_exchange_weak (&g_max_acked, &seen, result.seq))
+                ;
+        }
         if (rc == RLOG_OK && op->w >= 2 && s_rand (&self->rng, 1, SAMPLE_EVERY) == 1)
             s_sample (self, index, result.seq);
         if (op->outcome == OUT_REFUSED)
@@ -785,9 +895,6 @@ static void *s_poller_main (void *arg)
 //  --------------------------------------------------------------------------
 //  Nemesis (main thread)
 
-static int g_faults;
-static bool g_master_lost;
-
 //  Sleep MS, watching for crashed nodes. Returns false if the master died.
 static bool s_wait (int ms)
 {
@@ -813,15 +920,95 @@ static void s_restart (int index)
         s_violation ("crash", "%s could not be restarted; see %s", node->name, node->log_path);
 }
 
-static void s_fault_kill_restart (void)
+//  rm -r PATH without following symlinks; 0 if PATH is gone afterwards.
+static int s_remove_tree (const char *path)
+{
+    struct stat st;
+    if (lstat (path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR (st.st_mode))
+        return unlink (path);
+    DIR *dir = opendir (path);
+    if (dir) {
+        struct dirent *entry;
+        while ((entry = readdir (dir)) != NULL) {
+            if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+                continue;
+            char child[PATH_MAX];
+            if (snprintf (child, sizeof child, "%s/%s", path, entry->d_name) < (int)sizeof child)
+                s_remove_tree (child);
+        }
+        closedir (dir);
+    }
+    return rmdir (path);
+}
+
+static void s_collect_rollbacks (int index);
+
+//  Restart secondary INDEX after a kill. With data dirs it comes back on its
+//  own log, or, if EMPTY, on an emptied data dir (a replaced disk); in memory
+//  it always comes back empty.
+static void s_restart_secondary (int index, bool empty)
+{
+    node_t *node = &g_nodes[index];
+    if (node->data_dir[0] && empty) {
+        s_collect_rollbacks (index); //  evidence of truncations, before it goes
+        if (s_remove_tree (node->data_dir) != 0)
+            s_violation ("setup", "could not empty %s: %s", node->data_dir, strerror (errno));
+        g_restarts.emptied++;
+        s_append_marker (node, "data dir emptied");
+        s_event ("  %s: data dir emptied", node->name);
+    } else if (node->data_dir[0])
+        g_restarts.kept++;
+    s_restart (index);
+}
+
+//  Start the master again on its data dir. Everything it acknowledged (ok
+//  or timed out) was written before the kill, and the page cache survives a
+//  kill -9, so its head must come back at least as high as the highest seq
+//  any client was ever given.
+static void s_restart_master (void)
+{
+    uint64_t acked = atomic_load (&g_max_acked);
+    int64_t killed = g_down_since[0];
+    if (!s_start (0)) {
+        s_violation ("crash", "the master could not be restarted on its data dir; see %s",
+                     g_nodes[0].log_path);
+        s_event ("master did not come back: the run ends");
+        g_master_lost = true;
+        return;
+    }
+    g_restarts.master++;
+    rlog_status_t status;
+    if (s_status_of (0, &status, 1000)) {
+        s_event ("  start master (pid %d) on its data dir: head %" PRIu64 " (highest seq "
+                 "acknowledged so far %" PRIu64 "), %s",
+                 (int)g_nodes[0].pid, status.head, acked, status.mode);
+        if (killed && g_master_up_count < MAX_EVENTS) {
+            g_master_up[g_master_up_count].killed = killed;
+            g_master_up[g_master_up_count].up = s_now_us ();
+            g_master_up[g_master_up_count++].head = status.head;
+        }
+        if (status.head < acked)
+            s_violation ("master-head",
+                         "the master came back on its data dir with head %" PRIu64
+                         ", but seq %" PRIu64 " had been acknowledged before the kill; see %s",
+                         status.head, acked, g_nodes[0].log_path);
+    } else
+        s_event ("  start master (pid %d) on its data dir (no STATUS answer right after)",
+                 (int)g_nodes[0].pid);
+}
+
+//  Kill -9 a secondary and restart it: on its data dir (KEEP) or empty.
+static void s_fault_kill_restart (bool keep)
 {
     int i = s_rand (&g_rng, 1, 2);
     int down = s_rand (&g_rng, 50, 1500);
-    s_event ("fault %d: kill -9 %s (pid %d), down %d ms, restart empty", g_faults, g_nodes[i].name,
-             (int)g_nodes[i].pid, down);
+    s_event ("fault %d: kill -9 %s (pid %d), down %d ms, restart %s", g_faults, g_nodes[i].name,
+             (int)g_nodes[i].pid, down, keep ? "on its data dir" : "empty");
     s_kill (i, SIGKILL);
     s_wait (down);
-    s_restart (i);
+    s_restart_secondary (i, !keep);
 }
 
 static void s_fault_pause_secondary (bool long_pause)
@@ -845,10 +1032,10 @@ static void s_fault_pause_master (void)
     int kind = s_rand (&g_rng, 1, 100);
     //  Mostly short; some past the secondaries' unhealthy threshold (the
     //  master finds them all silent on resume); a few past the clients'
-    //  retry budget (about 3 s), which makes their appends indeterminate.
+    //  retry budget, which makes their appends indeterminate.
     int ms = kind <= 60   ? s_rand (&g_rng, 100, 10 * hb)
              : kind <= 85 ? s_rand (&g_rng, 15 * hb + 100, 15 * hb + 1000)
-                          : s_rand (&g_rng, 3500, 4500);
+                          : s_rand (&g_rng, g_budget_ms + 500, g_budget_ms + 1500);
     s_event ("fault %d: SIGSTOP master (pid %d) for %d ms%s", g_faults, (int)g_nodes[0].pid, ms,
              kind <= 60   ? ""
              : kind <= 85 ? " (past unhealthy)"
@@ -857,6 +1044,51 @@ static void s_fault_pause_master (void)
     s_wait (ms);
     s_signal_node (0, SIGCONT);
     s_event ("  SIGCONT master");
+}
+
+//  Data dirs only: kill -9 the master mid-workload and restart it on its
+//  data dir after a random downtime. Mostly within the clients' retry budget
+//  (they ride it out, retrying with the same request ids: exactly-once
+//  across the restart), some past it (indeterminate appends).
+static void s_fault_kill_master (void)
+{
+    int kind = s_rand (&g_rng, 1, 100);
+    int down = kind <= 70   ? s_rand (&g_rng, 50, 1500)
+               : kind <= 88 ? s_rand (&g_rng, 1500, g_budget_ms - 2000)
+                            : s_rand (&g_rng, g_budget_ms + 500, g_budget_ms + 1500);
+    s_event ("fault %d: kill -9 master (pid %d), down %d ms%s, restart on its data dir", g_faults,
+             (int)g_nodes[0].pid, down, kind > 88 ? " (past the client retries)" : "");
+    s_kill (0, SIGKILL);
+    s_wait (down);
+    s_restart_master ();
+}
+
+//  Data dirs only: kill -9 every node at once (a whole-cluster crash that
+//  the page cache survives), restart all on their data dirs, in either order.
+static void s_fault_kill_all (void)
+{
+    int down = s_rand (&g_rng, 100, 2500);
+    bool master_first = s_rand (&g_rng, 0, 1) == 1;
+    int gap = s_rand (&g_rng, 0, 500);
+    s_event ("fault %d: kill -9 all three nodes, down %d ms, restart on their data dirs (%s "
+             "first, then %d ms)",
+             g_faults, down, master_first ? "master" : "secondaries", gap);
+    for (int i = 0; i < NODES; i++)
+        if (g_nodes[i].pid > 0)
+            kill (g_nodes[i].pid, SIGKILL);
+    for (int i = 0; i < NODES; i++)
+        s_kill (i, SIGKILL);
+    s_wait (down);
+    if (master_first) {
+        s_restart_master ();
+        s_wait (gap);
+    }
+    for (int i = 1; i < NODES; i++)
+        s_restart_secondary (i, false);
+    if (!master_first) {
+        s_wait (gap);
+        s_restart_master ();
+    }
 }
 
 static void s_fault_knobs (void)
@@ -869,13 +1101,15 @@ static void s_fault_knobs (void)
     node->fail_rate = s_rand (&g_rng, 1, 3) == 1 ? (double)s_rand (&g_rng, 5, 20) / 100.0 : 0;
     node->seed = s_next (&g_rng) | 1;
     int down = s_rand (&g_rng, 0, 500);
-    s_event ("fault %d: %s %s (pid %d), down %d ms, restart empty with drop-rate %.2f "
+    //  In memory every restart is empty; the schedule stays as it was.
+    bool empty = !g_opt.data_dirs || s_rand (&g_rng, 1, 3) == 1;
+    s_event ("fault %d: %s %s (pid %d), down %d ms, restart %s with drop-rate %.2f "
              "delay-ms %d fail-rate %.2f",
              g_faults, term ? "SIGTERM" : "kill -9", node->name, (int)node->pid, down,
-             node->drop_rate, node->delay_ms, node->fail_rate);
+             empty ? "empty" : "on its data dir", node->drop_rate, node->delay_ms, node->fail_rate);
     s_kill (i, term ? SIGTERM : SIGKILL);
     s_wait (down);
-    s_restart (i);
+    s_restart_secondary (i, empty);
 }
 
 static void s_fault_both_down (void)
@@ -886,6 +1120,11 @@ static void s_fault_both_down (void)
     int first = s_rand (&g_rng, 1, 2), other = 3 - first;
     const char *names[] = {"kill -9 both secondaries", "SIGSTOP both secondaries",
                            "SIGSTOP one secondary, kill -9 the other"};
+    //  Data dirs: each killed one comes back empty one time in four.
+    bool empty[NODES] = {false, true, true};
+    if (g_opt.data_dirs)
+        for (int i = 1; i < NODES; i++)
+            empty[i] = s_rand (&g_rng, 1, 4) == 1;
     s_event ("fault %d: %s for %d ms (master must go read-only)", g_faults, names[mode], ms);
     if (mode == 0) {
         s_kill (first, SIGKILL);
@@ -903,8 +1142,12 @@ static void s_fault_both_down (void)
         if (g_nodes[i].stopped) {
             s_signal_node (i, SIGCONT);
             s_event ("  SIGCONT %s", g_nodes[i].name);
-        } else if (g_nodes[i].pid <= 0)
-            s_restart (i);
+        } else if (g_nodes[i].pid <= 0) {
+            if (g_opt.data_dirs)
+                s_event ("  %s restarts %s", g_nodes[i].name,
+                         empty[i] ? "empty" : "on its data dir");
+            s_restart_secondary (i, empty[i]);
+        }
     }
 }
 
@@ -918,18 +1161,38 @@ static void s_nemesis (void)
             break;
         g_faults++;
         int pick = s_rand (&g_rng, 0, 99);
-        if (pick < 24)
-            s_fault_kill_restart ();
-        else if (pick < 42)
+        if (!g_opt.data_dirs) {
+            //  In memory: the master is never killed (it would lose its log).
+            if (pick < 24)
+                s_fault_kill_restart (false);
+            else if (pick < 42)
+                s_fault_pause_secondary (true);
+            else if (pick < 50)
+                s_fault_pause_secondary (false);
+            else if (pick < 68)
+                s_fault_pause_master ();
+            else if (pick < 87)
+                s_fault_knobs ();
+            else
+                s_fault_both_down ();
+        } else if (pick < 15)
+            s_fault_kill_restart (true);
+        else if (pick < 24)
+            s_fault_kill_restart (false);
+        else if (pick < 36)
             s_fault_pause_secondary (true);
-        else if (pick < 50)
+        else if (pick < 42)
             s_fault_pause_secondary (false);
-        else if (pick < 68)
+        else if (pick < 53)
             s_fault_pause_master ();
-        else if (pick < 87)
+        else if (pick < 70)
+            s_fault_kill_master ();
+        else if (pick < 83)
             s_fault_knobs ();
-        else
+        else if (pick < 95)
             s_fault_both_down ();
+        else
+            s_fault_kill_all ();
     }
 }
 
@@ -941,7 +1204,9 @@ static void s_heal (void)
             s_signal_node (i, SIGCONT);
             s_event ("  SIGCONT %s", g_nodes[i].name);
         } else if (g_nodes[i].pid <= 0 && i > 0)
-            s_restart (i);
+            s_restart_secondary (i, false);
+        else if (g_nodes[i].pid <= 0 && g_opt.data_dirs && !g_master_lost)
+            s_restart_master ();
     }
 }
 
@@ -1272,6 +1537,18 @@ static long s_check_samples (long *skipped)
     return checked;
 }
 
+//  Was the master killed between FROM and TO? A read-write period that
+//  ends with a kill can be arbitrarily short, so a chain of read-only polls
+//  must not bridge a master restart (even one quick enough to answer the
+//  next poll within POLL_GAP_MS).
+static bool s_master_killed_between (int64_t from, int64_t to)
+{
+    for (size_t i = 0; i < g_kill_count; i++)
+        if (g_kills[i].node == 0 && g_kills[i].to >= from && g_kills[i].from <= to)
+            return true;
+    return false;
+}
+
 //  Poller rule. An append (ok or timed out) is flagged only if a chain of
 //  read-only polls covers its whole request: one answered before the
 //  request was sent, one sent after its reply came back, all polls between
@@ -1306,7 +1583,8 @@ static void s_check_read_only_polls (long *ro_polls)
             bool covered = false;
             for (size_t k = j + 1; k < g_obs_count; k++) {
                 if (g_obs[k].state != 2 ||
-                    g_obs[k].recv - g_obs[k - 1].send > (int64_t)POLL_GAP_MS * 1000)
+                    g_obs[k].recv - g_obs[k - 1].send > (int64_t)POLL_GAP_MS * 1000 ||
+                    s_master_killed_between (g_obs[k - 1].send, g_obs[k].recv))
                     break;
                 if (g_obs[k].send > op->cmp) {
                     covered = true;
@@ -1404,6 +1682,235 @@ static void s_check_read_only_log (size_t *intervals, double *ro_seconds)
         }
 }
 
+//  Real-time order across clients: if the reply to A (ok or timed out)
+//  came back before B was sent, B's entry was appended after A's, so it
+//  must have a higher seq. B is an ok or timed-out append (its reply's seq)
+//  or an indeterminate one found in the master's log (its position there:
+//  an append the client gave up on may land late, but never in the past).
+typedef struct {
+    int64_t cmp;
+    uint64_t seq;
+    int c;
+    size_t n;
+} done_t;
+
+static int s_done_order (const void *a, const void *b)
+{
+    const done_t *x = (const done_t *)a, *y = (const done_t *)b;
+    return x->cmp < y->cmp ? -1 : x->cmp > y->cmp;
+}
+
+static void s_check_realtime (uint64_t **master_pos)
+{
+    size_t count = 0;
+    for (int c = 0; c < g_opt.clients; c++)
+        for (size_t n = 0; n < g_clients[c].count; n++)
+            count +=
+                g_clients[c].ops[n].outcome == OUT_OK || g_clients[c].ops[n].outcome == OUT_TIMEOUT;
+    done_t *done = (done_t *)calloc (count + 1, sizeof (done_t));
+    size_t *best = (size_t *)calloc (count + 1, sizeof (size_t)); //  argmax seq of done[0..i]
+    if (!done || !best) {
+        free (done);
+        free (best);
+        return;
+    }
+    size_t k = 0;
+    for (int c = 0; c < g_opt.clients; c++)
+        for (size_t n = 0; n < g_clients[c].count; n++) {
+            const op_t *op = &g_clients[c].ops[n];
+            if (op->outcome == OUT_OK || op->outcome == OUT_TIMEOUT)
+                done[k++] = (done_t){op->cmp, op->seq, c, n};
+        }
+    qsort (done, count, sizeof (done_t), s_done_order);
+    for (size_t i = 0; i < count; i++)
+        best[i] = i > 0 && done[best[i - 1]].seq >= done[i].seq ? best[i - 1] : i;
+    for (int c = 0; c < g_opt.clients; c++)
+        for (size_t n = 0; n < g_clients[c].count; n++) {
+            const op_t *op = &g_clients[c].ops[n];
+            uint64_t seq = 0;
+            if (op->outcome == OUT_OK || op->outcome == OUT_TIMEOUT)
+                seq = op->seq;
+            else if (op->outcome == OUT_INDET && master_pos && master_pos[c])
+                seq = master_pos[c][n];
+            if (seq == 0)
+                continue;
+            size_t lo = 0, hi = count; //  done[0..lo) answered before op was sent
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (done[mid].cmp < op->inv)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo == 0)
+                continue;
+            const done_t *a = &done[best[lo - 1]];
+            if (a->seq >= seq)
+                s_violation ("realtime-order",
+                             "c%d-%zu (%s) sent at %.3fs is at seq %" PRIu64 ", but c%d-%zu had "
+                             "already been answered with seq %" PRIu64 " at %.3fs",
+                             c, n, op->outcome == OUT_INDET ? "indeterminate, in the log" : "acked",
+                             s_elapsed (op->inv), seq, a->c, a->n, a->seq, s_elapsed (a->cmp));
+        }
+    free (done);
+    free (best);
+}
+
+//  Entries a secondary truncated after a WELCOME (saved to rollback files in
+//  its data dir). The payloads are kept as text and parsed at the end.
+typedef struct {
+    uint64_t seq;
+    uint64_t epoch;
+    int node;
+    uint8_t size;
+    char value[32];
+} rolled_t;
+
+static rolled_t *g_rolled;
+static size_t g_rolled_count, g_rolled_cap;
+static long g_rolled_files, g_rolled_unreadable;
+
+static uint64_t s_le (const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+//  Read every rollback-*.log of secondary INDEX's data dir: records as in a
+//  segment, [u32 len][u32 crc][u64 epoch][u64 seq][u64 req_id]
+//  [u8 client_id_size][client_id][payload] (see src/disklog.h).
+static void s_collect_rollbacks (int index)
+{
+    const node_t *node = &g_nodes[index];
+    DIR *dir = node->data_dir[0] ? opendir (node->data_dir) : NULL;
+    if (!dir)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (dir)) != NULL) {
+        char path[PATH_MAX];
+        if (strncmp (entry->d_name, "rollback-", 9) != 0 ||
+            snprintf (path, sizeof path, "%s/%s", node->data_dir, entry->d_name) >=
+                (int)sizeof path)
+            continue;
+        FILE *f = fopen (path, "rb");
+        if (!f)
+            continue;
+        g_rolled_files++;
+        unsigned char head[33], body[1024];
+        while (fread (head, 1, sizeof head, f) == sizeof head) {
+            uint64_t len = s_le (head, 4);
+            size_t id_size = head[32];
+            if (len < 25 + id_size || len - 25 > sizeof body ||
+                fread (body, 1, (size_t)len - 25, f) != (size_t)len - 25) {
+                g_rolled_unreadable++;
+                break;
+            }
+            if (g_rolled_count == g_rolled_cap) {
+                size_t cap = g_rolled_cap ? g_rolled_cap * 2 : 256;
+                rolled_t *grown = (rolled_t *)realloc (g_rolled, cap * sizeof (rolled_t));
+                if (!grown)
+                    break;
+                g_rolled = grown;
+                g_rolled_cap = cap;
+            }
+            rolled_t *r = &g_rolled[g_rolled_count++];
+            size_t size = (size_t)len - 25 - id_size;
+            r->seq = s_le (head + 16, 8);
+            r->epoch = s_le (head + 8, 8);
+            r->node = index;
+            r->size = (uint8_t)(size < sizeof r->value ? size : sizeof r->value);
+            memcpy (r->value, body + id_size, r->size);
+        }
+        fclose (f);
+    }
+    closedir (dir);
+}
+
+//  A secondary only ever holds entries the master wrote (the master
+//  publishes after its write), and a kill -9 loses nothing written, so an
+//  entry a secondary truncated must still be in the master's log at that
+//  seq: it was cut needlessly (e.g. it arrived while the HELLO was in
+//  flight). If the master holds something else there, or ends before, the
+//  master lost part of its history.
+static void s_check_rollbacks (long *needless)
+{
+    const nodelog_t *m = &g_logs[0];
+    for (size_t i = 0; i < g_rolled_count; i++) {
+        const rolled_t *r = &g_rolled[i];
+        uint64_t key = s_parse_value (r->value, r->size);
+        if (key && r->seq >= 1 && r->seq <= m->count && m->keys[r->seq - 1] == key) {
+            (*needless)++;
+            continue;
+        }
+        char text[80];
+        s_printable (r->value, r->size, text, sizeof text);
+        if (r->seq >= 1 && r->seq <= m->count)
+            s_violation ("rollback",
+                         "%s truncated \"%s\" at seq %" PRIu64 " (epoch %" PRIu64
+                         "), but the master's log holds c%d-%u there",
+                         g_nodes[r->node].name, text, r->seq, r->epoch,
+                         (int)(m->keys[r->seq - 1] >> 32) - 1,
+                         (unsigned)(m->keys[r->seq - 1] & 0xffffffffu));
+        else
+            s_violation ("rollback",
+                         "%s truncated \"%s\" at seq %" PRIu64 " (epoch %" PRIu64
+                         "), beyond the master's final log (%zu entries)",
+                         g_nodes[r->node].name, text, r->seq, r->epoch, m->count);
+    }
+}
+
+//  Lines of node INDEX's log (every incarnation) that contain NEEDLE.
+static long s_count_lines (int index, const char *needle)
+{
+    FILE *f = fopen (g_nodes[index].log_path, "r");
+    if (!f)
+        return 0;
+    char line[1400];
+    long count = 0;
+    while (fgets (line, sizeof line, f))
+        count += strstr (line, needle) != NULL && strncmp (line, "#checker", 8) != 0;
+    fclose (f);
+    return count;
+}
+
+//  Appends in flight when the master was killed (sent before, answered
+//  after): the client retried them with the same request id until the
+//  restarted master answered or its budget ran out. An ok or timed-out one
+//  at a seq the restarted master had recovered got the seq it was stored at
+//  before the kill (through the recovered dedup table, unless the reply had
+//  left just before the kill); one above it was appended by the new master.
+typedef struct {
+    long in_flight, stored_before, appended_after, refused, indet, indet_found;
+} restart_stats_t;
+
+static void s_restart_stats (uint64_t **master_pos, restart_stats_t *st)
+{
+    memset (st, 0, sizeof *st);
+    for (int c = 0; c < g_opt.clients; c++)
+        for (size_t n = 0; n < g_clients[c].count; n++) {
+            const op_t *op = &g_clients[c].ops[n];
+            for (size_t r = 0; r < g_master_up_count; r++) {
+                if (!(op->inv < g_master_up[r].killed && op->cmp > g_master_up[r].killed))
+                    continue;
+                st->in_flight++;
+                if (op->outcome == OUT_OK || op->outcome == OUT_TIMEOUT) {
+                    if (op->seq <= g_master_up[r].head)
+                        st->stored_before++;
+                    else
+                        st->appended_after++;
+                } else if (op->outcome == OUT_REFUSED)
+                    st->refused++;
+                else {
+                    st->indet++;
+                    st->indet_found += master_pos && master_pos[c] && master_pos[c][n];
+                }
+                break;
+            }
+        }
+}
+
 static void s_write_history (void)
 {
     char path[256];
@@ -1433,14 +1940,9 @@ static void s_write_history (void)
 
 static void s_remove_dir (void)
 {
-    const char *files[] = {"master.log", "s1.log",      "s2.log",
-                           "faults.log", "history.tsv", "polls.tsv"};
-    char path[256];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf (path, sizeof path, "%s/%s", g_dir, files[i]);
-        unlink (path);
-    }
-    rmdir (g_dir);
+    //  Only ever the run's own mkdtemp dir: logs, tsv files, data dirs.
+    if (strncmp (g_dir, "/tmp/rlog-faults-", 17) == 0)
+        s_remove_tree (g_dir);
 }
 
 //  --------------------------------------------------------------------------
@@ -1449,7 +1951,11 @@ static void s_usage (void)
 {
     printf ("usage: checker [--seconds N] [--seed S] [--clients N] [--heartbeat-ms MS]\n"
             "               [--timeout-ms MS] [--converge-s N] [--build-dir DIR] [--keep]\n"
-            "Fault-injection run against a master + 2 secondaries; see docs/CHECKER.md.\n");
+            "               [--data-dirs | --in-memory] [--fsync always|batch|never|random]\n"
+            "Fault-injection run against a master + 2 secondaries; see docs/CHECKER.md.\n"
+            "--data-dirs (default): every node on its own --data-dir, master kill -9 and\n"
+            "restart faults; --in-memory: no data dirs, the master is only paused.\n"
+            "--fsync: the nodes' policy (data dirs); random (default) picks one per seed.\n");
 }
 
 static bool s_parse_args (int argc, char **argv)
@@ -1462,6 +1968,10 @@ static bool s_parse_args (int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp (a, "--keep") == 0)
             g_opt.keep = true;
+        else if (strcmp (a, "--data-dirs") == 0)
+            g_opt.data_dirs = true;
+        else if (strcmp (a, "--in-memory") == 0)
+            g_opt.data_dirs = false;
         else if (strcmp (a, "-h") == 0 || strcmp (a, "--help") == 0) {
             s_usage ();
             exit (0);
@@ -1484,7 +1994,16 @@ static bool s_parse_args (int argc, char **argv)
                 g_opt.converge_s = atoi (v);
             else if (strcmp (a, "--build-dir") == 0)
                 snprintf (g_opt.build_dir, sizeof g_opt.build_dir, "%s", v);
-            else {
+            else if (strcmp (a, "--fsync") == 0) {
+                g_opt.fsync = -1;
+                for (int k = 0; k <= FSYNC_RANDOM; k++)
+                    if (strcmp (v, g_fsync_names[k]) == 0)
+                        g_opt.fsync = k;
+                if (g_opt.fsync < 0) {
+                    s_usage ();
+                    return false;
+                }
+            } else {
                 s_usage ();
                 return false;
             }
@@ -1504,16 +2023,20 @@ static bool s_parse_args (int argc, char **argv)
 static int s_finish (bool pass, long appends, long ok, long refused, long timed_out, long indet,
                      size_t entries)
 {
+    char mode[48] = "in-memory";
+    if (g_opt.data_dirs)
+        snprintf (mode, sizeof mode, "data-dirs/fsync-%s", g_fsync_names[g_fsync]);
     if (pass) {
         printf ("checker: PASS appends=%ld ok=%ld refused=%ld timed_out=%ld indeterminate=%ld "
-                "faults=%d entries_checked=%zu seed=%" PRIu64 "\n",
-                appends, ok, refused, timed_out, indet, g_faults, entries, g_opt.seed);
+                "faults=%d entries_checked=%zu mode=%s seed=%" PRIu64 "\n",
+                appends, ok, refused, timed_out, indet, g_faults, entries, mode, g_opt.seed);
         printf ("1 passed, 0 failed\n");
     } else {
         printf ("checker: FAIL %s (violations=%ld) appends=%ld ok=%ld refused=%ld timed_out=%ld "
-                "indeterminate=%ld faults=%d entries_checked=%zu seed=%" PRIu64 " logs=%s\n",
+                "indeterminate=%ld faults=%d entries_checked=%zu mode=%s seed=%" PRIu64
+                " logs=%s\n",
                 g_viol.first, g_viol.total, appends, ok, refused, timed_out, indet, g_faults,
-                entries, g_opt.seed, g_dir);
+                entries, mode, g_opt.seed, g_dir);
         printf ("0 passed, 1 failed\n");
     }
     fflush (stdout);
@@ -1528,6 +2051,16 @@ int main (int argc, char **argv)
         return 1;
     }
     g_rng = g_opt.seed;
+    //  Per-run choices come from their own PRNG, so that the fault schedule
+    //  of an in-memory seed is what it was before data dirs existed.
+    uint64_t knobs = g_opt.seed ^ 0x6461746164697273ULL;
+    if (g_opt.data_dirs) {
+        g_fsync = g_opt.fsync != FSYNC_RANDOM ? g_opt.fsync : s_rand (&knobs, 0, 2);
+        const long segments[] = {0, 65536, 1048576};
+        g_segment_bytes = segments[s_rand (&knobs, 0, 2)];
+        g_retries = 6;
+    }
+    g_budget_ms = g_retries * 2 * RETRY_MS;
     g_wall_off = s_wall_us () - s_now_us ();
     snprintf (g_dir, sizeof g_dir, "/tmp/rlog-faults-XXXXXX");
     if (!mkdtemp (g_dir)) {
@@ -1548,11 +2081,20 @@ int main (int argc, char **argv)
         g_nodes[i].master = i == 0;
         g_nodes[i].seed = s_next (&g_rng) | 1;
         snprintf (g_nodes[i].log_path, sizeof g_nodes[i].log_path, "%s/%s.log", g_dir, names[i]);
+        if (g_opt.data_dirs)
+            snprintf (g_nodes[i].data_dir, sizeof g_nodes[i].data_dir, "%s/%s.data", g_dir,
+                      names[i]);
     }
     s_pick_ports ();
+    char mode[96] = "in memory";
+    if (g_opt.data_dirs)
+        snprintf (mode, sizeof mode, "data dirs, fsync %s%s, segment-bytes %ld",
+                  g_fsync_names[g_fsync], g_fsync == FSYNC_BATCH ? " (20 ms)" : "",
+                  g_segment_bytes ? g_segment_bytes : 64L * 1024 * 1024);
     printf ("checker: seed=%" PRIu64 " seconds=%d clients=%d heartbeat=%d ms timeout=%d ms "
-            "dir=%s\n",
-            g_opt.seed, g_opt.seconds, g_opt.clients, g_opt.heartbeat_ms, g_opt.timeout_ms, g_dir);
+            "client retry budget ~%d ms; %s; dir=%s\n",
+            g_opt.seed, g_opt.seconds, g_opt.clients, g_opt.heartbeat_ms, g_opt.timeout_ms,
+            g_budget_ms, mode, g_dir);
     printf ("checker: replay with --seed %" PRIu64 " (same fault schedule; timing differs)\n",
             g_opt.seed);
 
@@ -1655,19 +2197,45 @@ int main (int argc, char **argv)
     long samples = 0, skipped = 0, ro_polls = 0;
     size_t ro_intervals = 0;
     double ro_seconds = 0;
+    uint64_t **master_pos = NULL;
     if (read_ok) {
         for (int i = 0; i < NODES; i++) {
             uint64_t **pos = s_positions (i, &entries);
             s_check_acked (i, pos);
-            s_free_positions (pos);
+            if (i == 0)
+                master_pos = pos;
+            else
+                s_free_positions (pos);
         }
         s_check_history ();
     }
     s_check_replies ();
+    s_check_realtime (master_pos);
+    restart_stats_t restarts;
+    s_restart_stats (master_pos, &restarts);
+    s_free_positions (master_pos);
     s_check_possible ();
     samples = s_check_samples (&skipped);
     s_check_read_only_polls (&ro_polls);
     s_check_read_only_log (&ro_intervals, &ro_seconds);
+    //  Durability: what the nodes' own logs say about recovery.
+    long needless = 0, truncations = 0, cut = 0;
+    if (g_opt.data_dirs) {
+        for (int i = 1; i < NODES; i++) {
+            s_collect_rollbacks (i);
+            truncations += s_count_lines (i, "that are not in the master's history");
+        }
+        if (read_ok)
+            s_check_rollbacks (&needless);
+        for (int i = 0; i < NODES; i++)
+            cut += s_count_lines (i, "recovery cut");
+        if (s_count_lines (0, "refusing to serve as master"))
+            s_violation ("shorter-log",
+                         "the master found a secondary holding more of its history than it "
+                         "has (\"refusing to serve as master\" in %s): it lost written "
+                         "entries in a kill -9",
+                         g_nodes[0].log_path);
+    }
 
     long recovered = 0;
     if (read_ok && g_logs[0].count) {
@@ -1687,6 +2255,20 @@ int main (int argc, char **argv)
             "convergence %.2f s\n",
             ro_intervals, ro_seconds, g_obs_count, ro_polls, samples, skipped,
             read_ok ? g_logs[0].count : 0, converge_s);
+    if (g_opt.data_dirs)
+        printf ("info: appends in flight at a master kill=%ld: ok/timed out with the seq "
+                "stored before the kill=%ld, appended after the restart=%ld, refused=%ld, "
+                "indeterminate=%ld (found in the log %ld)\n",
+                restarts.in_flight, restarts.stored_before, restarts.appended_after,
+                restarts.refused, restarts.indet, restarts.indet_found);
+    if (g_opt.data_dirs)
+        printf ("info: data dirs (fsync %s): master restarts=%d, secondary restarts on their "
+                "data dir=%d, emptied=%d; recoveries that cut a torn tail=%ld; secondary "
+                "truncations=%ld (rollback files %ld, entries %zu, all still in the master's "
+                "log: %ld%s)\n",
+                g_fsync_names[g_fsync], g_restarts.master, g_restarts.kept, g_restarts.emptied, cut,
+                truncations, g_rolled_files, g_rolled_count, needless,
+                g_rolled_unreadable ? ", some unreadable" : "");
     if (g_external)
         printf ("info: WARNING: %d node(s) were shut down by signals the checker did not send "
                 "(restarted; see the WARNING lines above)\n",
@@ -1710,6 +2292,7 @@ int main (int argc, char **argv)
         free (g_clients[c].samples);
     }
     free (g_obs);
+    free (g_rolled);
     free (g_env);
     alarm (0);
     return s_finish (pass, appends, ok, refused, timed_out, indet, entries);
