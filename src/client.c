@@ -29,6 +29,8 @@ struct _rlog_client_t {
     zsock_t *req;    //  kept while it works; replaced after a silence
     zframe_t *reply; //  owns the bytes the decoded reply points into
     char error[512];
+    zcert_t *cert;       //  CURVE: our certificate, NULL without CURVE
+    char server_key[41]; //  CURVE: the node's public key (Z85)
 };
 
 static const char *s_errors[RLOG_ERR_MAX] = {
@@ -55,6 +57,61 @@ const char *rlog_strerror (int code)
     if (code < 0 || code >= RLOG_ERR_MAX)
         return "unknown error";
     return s_errors[code];
+}
+
+//  Load the certificate at PATH (and PATH_secret when SECRET): the files
+//  `logcli keygen` and rlogd's --curve-secret use. NULL with a reason in ERR.
+static zcert_t *s_load_cert (const char *path, bool secret, char *err, size_t err_size)
+{
+    if (!zsys_has_curve ()) {
+        snprintf (err, err_size, "this libzmq has no CURVE support");
+        return NULL;
+    }
+    char probe[1100];
+    snprintf (probe, sizeof probe, "%s%s", path ? path : "", secret ? "_secret" : "");
+    if (!path || !*path || !zsys_file_exists (probe)) {
+        snprintf (err, err_size, "certificate %.300s not found%s", probe,
+                  secret ? " (create one with: logcli keygen NAME)" : "");
+        return NULL;
+    }
+    zcert_t *cert = zcert_load (path);
+    //  zcert_load leaves a key all zeros when the file holds no valid one.
+    const char *zero = "0000000000000000000000000000000000000000";
+    if (!cert || streq (zcert_public_txt (cert), zero) ||
+        (secret && streq (zcert_secret_txt (cert), zero))) {
+        snprintf (err, err_size, "%.300s is not a valid CURVE certificate%s", probe,
+                  secret ? " with a secret key" : "");
+        zcert_destroy (&cert);
+        return NULL;
+    }
+    return cert;
+}
+
+//  Our certificate and the server's public key, both loaded or neither.
+static int s_load_curve (const char *cert_path, const char *server_cert_path, zcert_t **cert_p,
+                         char *server_key, size_t server_key_size, char *err, size_t err_size)
+{
+    zcert_t *cert = s_load_cert (cert_path, true, err, err_size);
+    if (!cert)
+        return -1;
+    zcert_t *server = s_load_cert (server_cert_path, false, err, err_size);
+    if (!server) {
+        zcert_destroy (&cert);
+        return -1;
+    }
+    snprintf (server_key, server_key_size, "%s", zcert_public_txt (server));
+    zcert_destroy (&server);
+    zcert_destroy (cert_p);
+    *cert_p = cert;
+    return 0;
+}
+
+static void s_apply_curve (zcert_t *cert, const char *server_key, zsock_t *sock)
+{
+    if (!cert)
+        return;
+    zcert_apply (cert, sock);
+    zsock_set_curve_serverkey (sock, server_key);
 }
 
 static void s_random_id (uint8_t *id, size_t size)
@@ -106,6 +163,7 @@ void rlog_client_destroy (rlog_client_t **self_p)
     proto_decoder_destroy (&self->decoder);
     zframe_destroy (&self->reply);
     zsock_destroy (&self->req);
+    zcert_destroy (&self->cert);
     free (self);
     *self_p = NULL;
 }
@@ -130,6 +188,18 @@ static int s_fail (rlog_client_t *self, int code, const char *format, ...)
     return code;
 }
 
+int rlog_client_set_curve (rlog_client_t *self, const char *cert_path, const char *server_cert_path)
+{
+    char err[sizeof self->error];
+    if (s_load_curve (cert_path, server_cert_path, &self->cert, self->server_key,
+                      sizeof self->server_key, err, sizeof err) != 0)
+        return s_fail (self, RLOG_INVALID, "%s", err);
+    //  The open socket was set up without these keys.
+    zsock_destroy (&self->req);
+    self->error[0] = 0;
+    return RLOG_OK;
+}
+
 static zsock_t *s_connect (rlog_client_t *self)
 {
     zsock_t *req = zsock_new (ZMQ_REQ);
@@ -137,6 +207,7 @@ static zsock_t *s_connect (rlog_client_t *self)
         return NULL;
     zsock_set_linger (req, 0);
     zsock_set_maxmsgsize (req, REPLY_MAX_BYTES + 65536);
+    s_apply_curve (self->cert, self->server_key, req);
     if (zsock_connect (req, "%s", self->endpoint) != 0) {
         zsock_destroy (&req);
         return NULL;
@@ -331,7 +402,8 @@ struct _rlog_pipeline_t {
     size_t detail_max;
 };
 
-rlog_pipeline_t *rlog_pipeline_new (const char *endpoint, int w, int timeout_ms)
+static rlog_pipeline_t *s_pipeline_new (const char *endpoint, int w, int timeout_ms, zcert_t *cert,
+                                        const char *server_key)
 {
     if (!endpoint || !strstr (endpoint, "://") || w < 1 || timeout_ms < 0)
         return NULL;
@@ -352,10 +424,37 @@ rlog_pipeline_t *rlog_pipeline_new (const char *endpoint, int w, int timeout_ms)
     zsock_set_sndhwm (self->dealer, 100000);
     zsock_set_rcvhwm (self->dealer, 100000);
     zsock_set_linger (self->dealer, 0);
+    s_apply_curve (cert, server_key, self->dealer);
     if (zsock_connect (self->dealer, "%s", endpoint) != 0) {
         rlog_pipeline_destroy (&self);
         return NULL;
     }
+    return self;
+}
+
+rlog_pipeline_t *rlog_pipeline_new (const char *endpoint, int w, int timeout_ms)
+{
+    return s_pipeline_new (endpoint, w, timeout_ms, NULL, NULL);
+}
+
+rlog_pipeline_t *rlog_pipeline_new_curve (const char *endpoint, int w, int timeout_ms,
+                                          const char *cert_path, const char *server_cert_path,
+                                          char *err, size_t err_size)
+{
+    char reason[512] = "";
+    zcert_t *cert = NULL;
+    char server_key[41];
+    rlog_pipeline_t *self = NULL;
+    if (s_load_curve (cert_path, server_cert_path, &cert, server_key, sizeof server_key, reason,
+                      sizeof reason) == 0) {
+        //  The keys are copied into the socket; the certificate can go.
+        self = s_pipeline_new (endpoint, w, timeout_ms, cert, server_key);
+        if (!self)
+            snprintf (reason, sizeof reason, "bad endpoint or arguments");
+    }
+    zcert_destroy (&cert);
+    if (!self && err && err_size)
+        snprintf (err, err_size, "%s", reason);
     return self;
 }
 

@@ -11,10 +11,8 @@
     * req_id below the oldest record in the window: STALE.
     * req_id inside the window's range but absent: NEW. Such gaps appear when
       the master refused a request (nothing appended, nothing recorded) and
-      the client moved on. A retry of it is really new, but dedup_record will
-      refuse it afterwards (-1) since it is not above the last recorded id;
-      then a further retry looks NEW again and may append twice. Accepted:
-      the client library only retries its latest request.
+      the client moved on. A retry of it is really new; dedup_record then
+      puts it at its place in id order, so a further retry finds it.
     A client evicted by LRU has lost its history, so it looks NEW again.
 */
 #include "dedup.h"
@@ -244,6 +242,32 @@ static int s_ring_grow (dedup_t *self, client_t *client)
     return 0;
 }
 
+//  An id older than the newest one: a request refused once (never recorded)
+//  and sent again after newer ones. It goes in at its place in id order, so
+//  a further retry finds it; below the oldest record it cannot be placed.
+static int s_record_older (dedup_t *self, client_t *client, uint64_t req_id, uint64_t seq,
+                           uint64_t tag)
+{
+    if (req_id < s_record_at (client, 0)->req_id || s_record_find (client, req_id))
+        return -1;
+    if (client->count == client->cap &&
+        (client->cap == self->window || s_ring_grow (self, client))) {
+        //  Full: the oldest record makes room, unless the new one would be it.
+        if (req_id < s_record_at (client, 1)->req_id)
+            return -1;
+        client->first = client->first + 1 == client->cap ? 0 : client->first + 1;
+        client->count--;
+    }
+    size_t age = client->count;
+    while (age > 0 && s_record_at (client, age - 1)->req_id > req_id) {
+        *s_record_at (client, age) = *s_record_at (client, age - 1);
+        age--;
+    }
+    *s_record_at (client, age) = (record_t){req_id, seq, tag};
+    client->count++;
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 //  Look up REQ_ID of CLIENT_ID. A lookup of a known client counts as use.
 
@@ -285,7 +309,7 @@ int dedup_record (dedup_t *self, const uint8_t *client_id, size_t client_id_size
     if (client) {
         s_touch (self, client);
         if (req_id <= s_record_at (client, client->count - 1)->req_id)
-            return -1;
+            return s_record_older (self, client, req_id, seq, tag);
     } else {
         if (client_id_size > SIZE_MAX - sizeof (client_t))
             return -1;
@@ -331,8 +355,8 @@ int dedup_record (dedup_t *self, const uint8_t *client_id, size_t client_id_size
 }
 
 //  --------------------------------------------------------------------------
-//  Undo the client's newest record if it is REQ_ID (a write that did not
-//  reach the disk must not be found by a retry).
+//  Undo the record of REQ_ID (a write that did not reach the disk must not be
+//  found by a retry).
 
 int dedup_forget (dedup_t *self, const uint8_t *client_id, size_t client_id_size, uint64_t req_id)
 {
@@ -340,12 +364,20 @@ int dedup_forget (dedup_t *self, const uint8_t *client_id, size_t client_id_size
     assert (client_id || client_id_size == 0);
     client_t *client =
         s_client_find (self, client_id, client_id_size, s_hash (client_id, client_id_size));
-    if (!client || s_record_at (client, client->count - 1)->req_id != req_id)
+    record_t *record = client ? s_record_find (client, req_id) : NULL;
+    if (!record)
         return -1;
-    if (client->count == 1)
+    if (client->count == 1) {
         s_client_remove (self, client);
-    else
-        client->count--;
+        return 0;
+    }
+    //  Close the hole: later records move one place towards the oldest.
+    size_t age = 0;
+    while (s_record_at (client, age) != record)
+        age++;
+    for (; age + 1 < client->count; age++)
+        *s_record_at (client, age) = *s_record_at (client, age + 1);
+    client->count--;
     return 0;
 }
 

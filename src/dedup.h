@@ -28,13 +28,14 @@ void dedup_destroy (dedup_t **self_p);
 dedup_result_t dedup_lookup (dedup_t *self, const uint8_t *client_id, size_t client_id_size,
                              uint64_t req_id, uint64_t *seq_p, uint64_t *tag_p);
 
-//  Remember that REQ_ID of CLIENT_ID got SEQ. Request ids that are not larger
-//  than the client's last recorded one are ignored (returns -1); 0 otherwise.
+//  Remember that REQ_ID of CLIENT_ID got SEQ. An id older than the client's
+//  newest record is placed in id order (a refused request sent again);
+//  returns -1 if it is already recorded or older than the whole window.
 int dedup_record (dedup_t *self, const uint8_t *client_id, size_t client_id_size, uint64_t req_id,
                   uint64_t seq, uint64_t tag);
 
-//  Undo the newest record of CLIENT_ID if it is REQ_ID (used when the append
-//  it recorded could not be made durable). Returns 0, or -1 if it is not.
+//  Undo the record of REQ_ID of CLIENT_ID (used when the append it recorded
+//  could not be made durable). Returns 0, or -1 if there is none.
 int dedup_forget (dedup_t *self, const uint8_t *client_id, size_t client_id_size, uint64_t req_id);
 
 //  Change the tag of a recorded request. Returns 0, or -1 if not found.

@@ -1,7 +1,7 @@
 /*  logcli.c - command-line client over librlog: flag parsing, output
     formatting, and the loops behind append -, list --follow and
-    status --watch. Exit codes: 0 ok, 2 usage, 3 refused, 4 timed out,
-    5 unreachable, 130 interrupted.
+    status --watch. Exit codes: 0 ok, 1 local failure, 2 usage, 3 refused,
+    4 timed out, 5 unreachable, 130 interrupted.
 
     czmq is used only for its signal flag: zsys_init() installs the SIGINT /
     SIGTERM handler librlog's blocking calls already honour, so one flag
@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,21 +65,29 @@ static const char *s_usage_text =
     "  status [--json] [--watch]       role, head, mode and per-secondary state;\n"
     "              colours on a terminal; --watch: refresh every second until\n"
     "              Ctrl-C\n"
+    "  keygen NAME                     write a CURVE certificate: NAME (public;\n"
+    "              goes into the nodes' allow directory) and NAME_secret (private)\n"
     "\n"
     "options:\n"
     "  -e, --endpoint ENDPOINT   node to talk to (env RLOG_ENDPOINT,\n"
     "                            default tcp://127.0.0.1:5555)\n"
+    "  --curve-secret FILE       CURVE: our certificate (FILE and FILE_secret,\n"
+    "                            env RLOG_CURVE_SECRET), for nodes that require keys\n"
+    "  --server-key FILE         CURVE: the node's public certificate (env\n"
+    "                            RLOG_SERVER_KEY); goes with --curve-secret\n"
     "  --retry-ms MS             wait for a reply before probing/retrying (1000)\n"
     "  --retries N               silent tries before giving up (3)\n"
     "  -h, --help                this text\n"
     "\n"
-    "environment: RLOG_ENDPOINT (default endpoint), NO_COLOR (no colours).\n"
+    "environment: RLOG_ENDPOINT, RLOG_CURVE_SECRET, RLOG_SERVER_KEY (as the\n"
+    "options), NO_COLOR (no colours).\n"
     "\n"
-    "exit status: 0 ok, 2 usage error, 3 refused (read-only, bad w, too large,\n"
-    "not master, busy, ...), 4 timed out (the entry was stored and stays),\n"
-    "5 unreachable, 130 interrupted (list --follow and status --watch exit 0\n"
-    "on Ctrl-C). append - exits 5 if some appends got no answer, else 3 if\n"
-    "any was refused, else 4 if any timed out.\n";
+    "exit status: 0 ok, 1 local failure (reading stdin, writing stdout), 2 usage\n"
+    "error, 3 refused (read-only, bad w, too large, not master, busy, ...),\n"
+    "4 timed out (the entry was stored and stays), 5 unreachable, 130 interrupted\n"
+    "(list --follow and status --watch exit 0 on Ctrl-C). append - exits 5 if\n"
+    "some appends got no answer, else 3 if any was refused, else 4 if any timed\n"
+    "out.\n";
 
 static int s_usage_error (const char *format, const char *arg)
 {
@@ -250,6 +259,16 @@ static void s_base64 (FILE *out, const uint8_t *s, size_t n)
     }
 }
 
+//  What every command gets: the node, and how to reach it.
+typedef struct {
+    rlog_client_t *client;
+    const char *endpoint;
+    int retry_ms;
+    int retries;
+    const char *curve_secret; //  NULL without CURVE
+    const char *server_key;
+} context_t;
+
 //  --------------------------------------------------------------------------
 //  append
 
@@ -324,12 +343,12 @@ static void s_bulk_error (bulk_t *b, uint64_t line, int code, uint64_t seq, cons
         fprintf (stderr, "logcli: append: line %" PRIu64 ": %s\n", line, text);
 }
 
-static void s_progress_draw (bulk_t *b, bool force)
+static void s_progress_draw (bulk_t *b)
 {
     if (!b->progress)
         return;
     int64_t now = zclock_mono ();
-    if (!force && now - b->last_draw < 100)
+    if (now - b->last_draw < 100)
         return;
     b->last_draw = now;
     //  Rate over the last second or so: steadier than per-draw, current
@@ -573,24 +592,28 @@ static bool s_on_silence (bulk_t *b, int *lost_rounds)
     return true;
 }
 
-static int s_append_stdin (rlog_client_t *client, const char *endpoint, int w, int timeout_ms,
-                           size_t window, int retry_ms, int retries)
+static int s_append_stdin (const context_t *ctx, int w, int timeout_ms, size_t window)
 {
     bulk_t b;
     memset (&b, 0, sizeof b);
-    b.endpoint = endpoint;
-    b.client = client;
-    b.retry_ms = retry_ms;
-    b.retries = retries;
+    b.endpoint = ctx->endpoint;
+    b.client = ctx->client;
+    b.retry_ms = ctx->retry_ms;
+    b.retries = ctx->retries;
     b.window = window;
     b.next_id = 1;
     b.slots = (slot_t *)calloc (window, sizeof (slot_t));
-    b.pipe = rlog_pipeline_new (endpoint, w, timeout_ms);
+    char err[512] = "out of memory";
+    if (ctx->curve_secret)
+        b.pipe = rlog_pipeline_new_curve (ctx->endpoint, w, timeout_ms, ctx->curve_secret,
+                                          ctx->server_key, err, sizeof err);
+    else
+        b.pipe = rlog_pipeline_new (ctx->endpoint, w, timeout_ms);
     if (!b.slots || !b.pipe) {
         free (b.slots);
         rlog_pipeline_destroy (&b.pipe);
-        fprintf (stderr, "logcli: append: cannot connect to %s\n", endpoint);
-        return EXIT_UNREACHABLE;
+        fprintf (stderr, "logcli: append: cannot connect to %s: %s\n", ctx->endpoint, err);
+        return 1;
     }
     struct stat st;
     off_t pos = lseek (STDIN_FILENO, 0, SEEK_CUR);
@@ -627,12 +650,12 @@ static int s_append_stdin (rlog_client_t *client, const char *endpoint, int w, i
             s_collect (&b, room && !b.stop_reading && !input_done ? 0 : 100);
         if (b.in_flight == 0)
             b.last_answer = zclock_mono ();
-        else if (zclock_mono () - b.last_answer >= retry_ms) {
+        else if (zclock_mono () - b.last_answer >= b.retry_ms) {
             if (!s_on_silence (&b, &lost_rounds))
                 break;
             b.last_answer = zclock_mono ();
         }
-        s_progress_draw (&b, false);
+        s_progress_draw (&b);
     }
     //  Lines read but never sent (stopped reading, or the socket was full
     //  when it ended) were not attempted: they are not in the count.
@@ -671,13 +694,6 @@ static int s_append_stdin (rlog_client_t *client, const char *endpoint, int w, i
     return 0;
 }
 
-typedef struct {
-    rlog_client_t *client;
-    const char *endpoint;
-    int retry_ms;
-    int retries;
-} context_t;
-
 static int s_append (context_t *ctx, int argc, char **argv)
 {
     uint64_t w = 1, timeout = 0, window = 0;
@@ -710,9 +726,7 @@ static int s_append (context_t *ctx, int argc, char **argv)
     if (window && !bulk)
         return s_usage_error ("append: --window applies to append - only%s", "");
     if (bulk)
-        return s_append_stdin (ctx->client, ctx->endpoint, (int)w, (int)timeout,
-                               window ? (size_t)window : WINDOW_DEFAULT, ctx->retry_ms,
-                               ctx->retries);
+        return s_append_stdin (ctx, (int)w, (int)timeout, window ? (size_t)window : WINDOW_DEFAULT);
     rlog_append_result_t result;
     int rc =
         rlog_client_append (ctx->client, message, strlen (message), (int)w, (int)timeout, &result);
@@ -975,11 +989,52 @@ static int s_status (context_t *ctx, int argc, char **argv)
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  keygen
+
+static int s_keygen (int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-' || !argv[0][0])
+        return s_usage_error ("keygen: needs one NAME (writes NAME and NAME_secret)%s", "");
+    const char *name = argv[0];
+    char secret[1100];
+    snprintf (secret, sizeof secret, "%s_secret", name);
+    if (zsys_file_exists (name) || zsys_file_exists (secret)) {
+        fprintf (stderr, "logcli: keygen: %s or %s already exists; not overwriting a key\n", name,
+                 secret);
+        return 1;
+    }
+    if (!zsys_has_curve ()) {
+        fprintf (stderr, "logcli: keygen: this libzmq has no CURVE support\n");
+        return 1;
+    }
+    zcert_t *cert = zcert_new ();
+    //  Created private, so the secret key is never readable by others, not
+    //  even for a moment; the public half is then opened up.
+    mode_t old_mask = umask (077);
+    int rc = cert ? zcert_save (cert, name) : -1;
+    umask (old_mask);
+    if (rc != 0 || chmod (name, 0644) != 0) {
+        fprintf (stderr, "logcli: keygen: cannot write %s and %s: %s\n", name, secret,
+                 strerror (errno));
+        zcert_destroy (&cert);
+        return 1;
+    }
+    printf ("wrote %s (public certificate: copy it into the nodes' allow directory)\n"
+            "wrote %s (secret certificate: keep it private)\n"
+            "public key %s\n",
+            name, secret, zcert_public_txt (cert));
+    zcert_destroy (&cert);
+    return 0;
+}
+
 int main (int argc, char **argv)
 {
     const char *endpoint = getenv ("RLOG_ENDPOINT");
     if (!endpoint || !*endpoint)
         endpoint = "tcp://127.0.0.1:5555";
+    const char *curve_secret = getenv ("RLOG_CURVE_SECRET");
+    const char *server_key = getenv ("RLOG_SERVER_KEY");
     uint64_t retry_ms = 1000, retries = 3;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -991,6 +1046,10 @@ int main (int argc, char **argv)
             return s_usage_error ("%s needs a value", argv[i]);
         if (streq_opt (argv[i], "-e") || streq_opt (argv[i], "--endpoint"))
             endpoint = argv[++i];
+        else if (streq_opt (argv[i], "--curve-secret"))
+            curve_secret = argv[++i];
+        else if (streq_opt (argv[i], "--server-key"))
+            server_key = argv[++i];
         else if (streq_opt (argv[i], "--retry-ms") || streq_opt (argv[i], "--retries")) {
             uint64_t *target = argv[i][7] == '-' ? &retry_ms : &retries;
             if (s_number (argv[i + 1], target) != 0 || *target < 1 || *target > 3600000)
@@ -1000,7 +1059,7 @@ int main (int argc, char **argv)
             return s_usage_error ("unknown option '%s'", argv[i]);
     }
     if (i >= argc)
-        return s_usage_error ("missing COMMAND (append, list or status)%s", "");
+        return s_usage_error ("missing COMMAND (append, list, status or keygen)%s", "");
     const char *command = argv[i++];
     bool help = false;
     for (int k = i; k < argc; k++)
@@ -1009,6 +1068,8 @@ int main (int argc, char **argv)
         fputs (s_usage_text, stdout);
         return 0;
     }
+    if (streq_opt (command, "keygen"))
+        return s_keygen (argc - i, argv + i);
     int (*run) (context_t *, int, char **) = NULL;
     if (streq_opt (command, "append"))
         run = s_append;
@@ -1017,15 +1078,39 @@ int main (int argc, char **argv)
     else if (streq_opt (command, "status"))
         run = s_status;
     else
-        return s_usage_error ("unknown command '%s' (append, list or status)", command);
-    context_t ctx = {rlog_client_new (endpoint), endpoint, (int)retry_ms, (int)retries};
+        return s_usage_error ("unknown command '%s' (append, list, status or keygen)", command);
+    if (curve_secret && !*curve_secret)
+        curve_secret = NULL;
+    if (server_key && !*server_key)
+        server_key = NULL;
+    if (!curve_secret != !server_key)
+        return s_usage_error ("--curve-secret and --server-key go together%s", "");
+    context_t ctx = {rlog_client_new (endpoint),
+                     endpoint,
+                     (int)retry_ms,
+                     (int)retries,
+                     curve_secret,
+                     server_key};
     if (!ctx.client)
         return s_usage_error ("bad endpoint '%s' (expected e.g. tcp://127.0.0.1:5555)", endpoint);
     rlog_client_set_retry (ctx.client, (int)retry_ms, (int)retries);
+    if (curve_secret && rlog_client_set_curve (ctx.client, curve_secret, server_key) != RLOG_OK) {
+        int rc = s_usage_error ("%s", rlog_client_error (ctx.client));
+        rlog_client_destroy (&ctx.client);
+        return rc;
+    }
     //  Installs czmq's SIGINT/SIGTERM handler now rather than at the first
     //  socket, so a signal is never the default kill in our loops.
     zsys_init ();
     int rc = run (&ctx, argc - i, argv + i);
+    if (zsys_interrupted) {
+        //  czmq restores the default action when it shuts down at exit; a
+        //  second Ctrl-C then would turn the exit status we chose into
+        //  death by signal. We are on our way out: ignore further ones.
+        zsys_handler_set (NULL);
+        signal (SIGINT, SIG_IGN);
+        signal (SIGTERM, SIG_IGN);
+    }
     rlog_client_destroy (&ctx.client);
     return rc;
 }

@@ -76,8 +76,9 @@ typedef struct {
     uint64_t published;       //  last seq handed to the PUB
     fresh_t fresh[FRESH_MAX]; //  appends of this loop turn, not yet written
     size_t fresh_count;
-    char disk_error[160];    //  last failed write/fsync, "" once one succeeds
-    char history_error[256]; //  set when a secondary holds more than this log
+    char disk_error[160];                     //  last failed write/fsync, "" once one succeeds
+    char history_error[256];                  //  set when a secondary holds more than this log
+    char history_peer[PROTO_NODE_ID_MAX + 1]; //  ... and which one
     wire_ratelimit_t disk_log;
     int ports[3];
     wire_ratelimit_t bad_input_log;
@@ -189,7 +190,11 @@ static void s_release (master_t *self)
 
 static int64_t s_deadline (const proto_msg_t *msg)
 {
-    return msg->timeout_ms ? zclock_mono () + (int64_t)msg->timeout_ms : -1;
+    //  Saturate: a timeout of centuries is "no timeout", not an overflow.
+    const uint64_t cap = (uint64_t)INT64_MAX / 4;
+    if (msg->timeout_ms == 0 || msg->timeout_ms > cap)
+        return -1;
+    return zclock_mono () + (int64_t)msg->timeout_ms;
 }
 
 //  Park a waiter for SEQ, or answer at once if enough nodes hold it.
@@ -227,7 +232,14 @@ static void s_append_duplicate (master_t *self, const wire_envelope_t *env, cons
     size_t old_size = 0;
     const uint8_t *old = tag ? waiters_tag (self->waiters, tag, &old_size) : NULL;
     if (s_acks (self, seq) < msg->w && old) {
-        //  The parked reply moves to the new connection, and its quota too.
+        //  The parked reply moves to the new connection, and its quota too,
+        //  unless that connection is at its limit already.
+        bool same = old_size - 8 == env->id_size && memcmp (old + 8, env->id, env->id_size) == 0;
+        if (!same &&
+            quota_held (self->quota, env->id, env->id_size) >= self->cfg.max_client_waiting) {
+            s_refuse_append (self, env, msg, RLOG_BUSY, "this client has too many appends waiting");
+            return;
+        }
         quota_give (self->quota, old + 8, old_size - 8);
         waiters_rebind (self->waiters, tag, reply_tag.bytes, reply_tag.size);
         quota_take (self->quota, env->id, env->id_size);
@@ -439,8 +451,11 @@ static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
         int rc = wire_recv_request (reader, &env, &body);
         if (rc == 0)
             break;
-        if (rc < 0)
+        if (rc < 0) {
+            if (wire_ratelimit (&self->bad_input_log, zclock_mono (), 1000))
+                log_warn ("dropped a message with no valid envelope");
             continue;
+        }
         s_client_request (self, &env, &body);
         zmq_msg_close (&body);
     }
@@ -534,10 +549,19 @@ static void s_peer_hello (master_t *self, const wire_envelope_t *env, const prot
                   "log shorter than secondary '%s' (%llu vs %llu entries): restore the data "
                   "dir or start with --accept-shorter-log",
                   peer->id, (unsigned long long)head, (unsigned long long)msg->last_seq);
+        snprintf (self->history_peer, sizeof self->history_peer, "%s", peer->id);
         log_error ("refusing to serve as master: %s", self->history_error);
         s_peer_error (self, env, RLOG_REFUSED, self->history_error);
         s_update_mode (self);
         return;
+    }
+    //  The claim came from this id; if it now agrees with the log (it was an
+    //  impostor, or its data dir was restored), serve again by ourselves.
+    if (self->history_error[0] && streq (self->history_peer, peer->id)) {
+        log_info ("secondary '%s' now agrees with this log: serving again", peer->id);
+        self->history_error[0] = 0;
+        self->history_peer[0] = 0;
+        s_update_mode (self);
     }
     //  Counted from its first ACK (sent right after WELCOME), which carries
     //  what is durable on it: a HELLO's last seq may not be.
@@ -619,8 +643,11 @@ static int s_on_peer (zloop_t *loop, zsock_t *reader, void *arg)
         int rc = wire_recv_peer (reader, &env, &body);
         if (rc == 0)
             break;
-        if (rc < 0)
+        if (rc < 0) {
+            if (wire_ratelimit (&self->bad_input_log, zclock_mono (), 1000))
+                log_warn ("dropped a message with no valid envelope");
             continue;
+        }
         proto_msg_t msg;
         rc = proto_decode (self->decoder, zmq_msg_data (&body), zmq_msg_size (&body), &msg);
         if (rc == RLOG_OK)
@@ -799,7 +826,9 @@ static master_t *s_master_new (zsock_t *pipe, const config_t *cfg, char *err, si
     //  ROUTER_MANDATORY: a reply to a vanished client fails loudly instead of
     //  vanishing; the HWMs bound what a stuck peer can cost us.
     zsock_set_router_mandatory (self->client, 1);
-    zsock_set_sndhwm (self->client, 100000);
+    //  Replies a client does not read queue here: at most 10000 per client
+    //  connection, each at most a LIST page (256 KiB) or a small append reply.
+    zsock_set_sndhwm (self->client, 10000);
     zsock_set_rcvhwm (self->client, 100000);
     zsock_set_maxmsgsize (self->client, (int)(cfg->max_msg + 65536));
     //  Caps what a stuck (SIGSTOPped) subscriber costs: 256 frames of at most

@@ -447,8 +447,11 @@ static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
         int rc = wire_recv_request (reader, &env, &body);
         if (rc == 0)
             break;
-        if (rc < 0)
+        if (rc < 0) {
+            if (wire_ratelimit (&self->bad_input_log, zclock_mono (), 1000))
+                log_warn ("dropped a message with no valid envelope");
             continue;
+        }
         proto_msg_t msg;
         rc = proto_decode (self->decoder, zmq_msg_data (&body), zmq_msg_size (&body), &msg);
         char text[160];
@@ -638,7 +641,8 @@ static secondary_t *s_secondary_new (zsock_t *pipe, const config_t *cfg, char *e
     zsock_set_reconnect_ivl (self->sub, 100);
     zsock_set_reconnect_ivl_max (self->sub, 1000);
     zsock_set_router_mandatory (self->client, 1);
-    zsock_set_maxmsgsize (self->client, 65536);
+    zsock_set_maxmsgsize (self->client, (int)(cfg->max_msg + 65536));
+    zsock_set_sndhwm (self->client, 10000);
     zsock_set_linger (self->sub, 0);
     zsock_set_linger (self->dealer, 0);
     zsock_set_linger (self->client, 200);

@@ -49,9 +49,8 @@ static int s_recv_enveloped (zsock_t *router, wire_envelope_t *env, zmq_msg_t *b
             zmq_msg_close (body);
     }
     if (!ok) {
+        //  The caller logs it, rate-limited: a flood must not flood the log.
         s_drain_more (handle);
-        log_warn ("dropped a message with no valid envelope (expected %s)",
-                  delimited ? "[identity][empty][body]" : "[identity][body]");
         return -1;
     }
     return 1;

@@ -19,7 +19,7 @@ typedef struct {
 //  Receive one request from a client ROUTER without blocking.
 //  Returns 1 with ENV and BODY (an initialised zmq_msg_t the caller closes),
 //  0 if nothing is waiting, -1 if a message arrived that has no answerable
-//  envelope (already consumed and logged).
+//  envelope (already consumed; the caller decides whether to log it).
 int wire_recv_request (zsock_t *router, wire_envelope_t *env, zmq_msg_t *body);
 
 //  Send DATA to the client behind ENV (identity, empty delimiter, body).
@@ -44,7 +44,7 @@ int wire_encode_list (proto_encoder_t *enc, store_t *store, uint64_t from, uint6
 
 //  Largest entry count and payload bytes in one LIST_REPLY / FILL / BATCH.
 #define WIRE_LIST_MAX_ENTRIES  4096
-#define WIRE_LIST_MAX_BYTES    (4 * 1024 * 1024)
+#define WIRE_LIST_MAX_BYTES    (256 * 1024)
 #define WIRE_BATCH_MAX_ENTRIES 1024
 #define WIRE_BATCH_MAX_BYTES   (1024 * 1024)
 

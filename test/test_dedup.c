@@ -166,10 +166,22 @@ Test (dedup, gaps)
     cr_assert_eq (dedup_lookup (dedup, ID ("g"), 3, &seq, NULL), DEDUP_NEW);
     cr_assert_eq (dedup_lookup (dedup, ID ("g"), 4, &seq, NULL), DEDUP_NEW);
     cr_assert_eq (dedup_lookup (dedup, ID ("g"), 5, &seq, NULL), DEDUP_FOUND);
-    //  A gap cannot be filled in afterwards
-    cr_assert_eq (dedup_record (dedup, ID ("g"), 3, 9, 0), -1);
-    cr_assert_eq (dedup_lookup (dedup, ID ("g"), 3, &seq, NULL), DEDUP_NEW);
-    //  Once the window moves past it, the gap is STALE like any old id
+    //  A refused request sent again is appended once and then found: the
+    //  record goes in at its place, so a third try is not a second copy.
+    cr_assert_eq (dedup_record (dedup, ID ("g"), 3, 9, 0), 0);
+    cr_assert_eq (dedup_lookup (dedup, ID ("g"), 3, &seq, NULL), DEDUP_FOUND);
+    cr_assert_eq (seq, 9);
+    cr_assert_eq (dedup_record (dedup, ID ("g"), 3, 10, 0), -1, "already recorded");
+    cr_assert_eq (dedup_lookup (dedup, ID ("g"), 5, &seq, NULL), DEDUP_FOUND);
+    cr_assert_eq (seq, 3, "the newer record is untouched");
+    //  The window (4) is full now: 1 2 3 5. Recording 4 drops the oldest (1).
+    cr_assert_eq (dedup_record (dedup, ID ("g"), 4, 11, 0), 0);
+    cr_assert_eq (dedup_lookup (dedup, ID ("g"), 1, &seq, NULL), DEDUP_STALE);
+    cr_assert_eq (dedup_lookup (dedup, ID ("g"), 4, &seq, NULL), DEDUP_FOUND);
+    cr_assert_eq (seq, 11);
+    //  Older than the whole window: cannot be placed.
+    cr_assert_eq (dedup_record (dedup, ID ("g"), 1, 12, 0), -1);
+    //  Once the window moves past them, old ids are STALE like any other.
     dedup_record (dedup, ID ("g"), 6, 4, 0);
     dedup_record (dedup, ID ("g"), 7, 5, 0);
     dedup_record (dedup, ID ("g"), 8, 6, 0);
@@ -346,14 +358,14 @@ Test (dedup, random_model)
     dedup_destroy (&dedup);
 }
 
-Test (dedup, forget_undoes_only_the_newest)
+Test (dedup, forget_undoes_one_record)
 {
     dedup_t *dedup = dedup_new (16, 8);
     uint64_t seq = 0, tag = 0;
     cr_assert_eq (dedup_forget (dedup, ID ("bob"), 1), -1, "unknown client");
     cr_assert_eq (dedup_record (dedup, ID ("bob"), 1, 10, 0), 0);
     cr_assert_eq (dedup_record (dedup, ID ("bob"), 2, 11, 0), 0);
-    cr_assert_eq (dedup_forget (dedup, ID ("bob"), 1), -1, "not the newest");
+    cr_assert_eq (dedup_forget (dedup, ID ("bob"), 3), -1, "never recorded");
     cr_assert_eq (dedup_forget (dedup, ID ("bob"), 2), 0);
     cr_assert_eq (dedup_lookup (dedup, ID ("bob"), 2, &seq, &tag), DEDUP_NEW);
     //  The id can be recorded again, with the seq it gets this time.
@@ -364,5 +376,15 @@ Test (dedup, forget_undoes_only_the_newest)
     cr_assert_eq (dedup_forget (dedup, ID ("bob"), 1), 0);
     cr_assert_eq (dedup_clients (dedup), 0, "a client with no records is gone");
     cr_assert_eq (dedup_lookup (dedup, ID ("bob"), 1, &seq, &tag), DEDUP_NEW);
+    //  A record in the middle goes too; its neighbours stay.
+    for (uint64_t r = 1; r <= 5; r++)
+        cr_assert_eq (dedup_record (dedup, ID ("bob"), r, 100 + r, 0), 0);
+    cr_assert_eq (dedup_forget (dedup, ID ("bob"), 3), 0);
+    cr_assert_eq (dedup_lookup (dedup, ID ("bob"), 3, &seq, &tag), DEDUP_NEW);
+    for (uint64_t r = 1; r <= 5; r++)
+        if (r != 3) {
+            cr_assert_eq (dedup_lookup (dedup, ID ("bob"), r, &seq, &tag), DEDUP_FOUND);
+            cr_assert_eq (seq, 100 + r);
+        }
     dedup_destroy (&dedup);
 }

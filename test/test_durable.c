@@ -484,7 +484,7 @@ Test (durable, divergent_secondary_truncates_into_rollback_file)
     fclose (f);
     int found = 0;
     for (int i = 6; i <= 10; i++) {
-        char text[8];
+        char text[16];
         snprintf (text, sizeof text, "e%d", i);
         size_t n = strlen (text);
         for (size_t k = 0; k + n <= size; k++)
