@@ -376,6 +376,20 @@ static int s_get_uint (proto_decoder_t *self, const msgpack_object *o, size_t en
     return RLOG_OK;
 }
 
+//  A reply code outside rlog_err_t would reach callers as some other error
+//  (2^32+1 truncates to TIMEOUT, "stored"): refuse it here.
+static int s_get_code (proto_decoder_t *self, const msgpack_object *o, uint64_t *out)
+{
+    if (s_get_uint (self, o, S_TOP, 2, "code", out))
+        return -1;
+    if (*out >= RLOG_ERR_MAX) {
+        s_fail (self, RLOG_MALFORMED, "field 2 (code) %llu is not an rlog error code",
+                (unsigned long long)*out);
+        return -1;
+    }
+    return 0;
+}
+
 static int s_get_bin (proto_decoder_t *self, const msgpack_object *o, size_t entry, unsigned field,
                       const char *name, const uint8_t **data, size_t *size)
 {
@@ -497,7 +511,7 @@ static int s_decode_batch (proto_decoder_t *self, const msgpack_object *f, proto
 
 static int s_decode_list_reply (proto_decoder_t *self, const msgpack_object *f, proto_msg_t *msg)
 {
-    if (s_get_uint (self, &f[2], S_TOP, 2, "code", &msg->code) ||
+    if (s_get_code (self, &f[2], &msg->code) ||
         s_get_uint (self, &f[3], S_TOP, 3, "head", &msg->head) ||
         s_get_uint (self, &f[4], S_TOP, 4, "first_seq", &msg->seq))
         return RLOG_MALFORMED;
@@ -657,7 +671,7 @@ static int s_decode_status_reply (proto_decoder_t *self, const msgpack_object *f
     memset (st, 0, sizeof *st);
     st->master_last_heard_ms = -1;
 
-    if (s_get_uint (self, &f[2], S_TOP, 2, "code", &msg->code))
+    if (s_get_code (self, &f[2], &msg->code))
         return RLOG_MALFORMED;
     if (f[3].type != MSGPACK_OBJECT_MAP)
         return s_fail_field (self, RLOG_MALFORMED, S_TOP, 3, "status", "must be a map");
@@ -775,7 +789,7 @@ static int s_decode_fields (proto_decoder_t *self, const msgpack_object *f, prot
         return RLOG_OK;
 
     case PROTO_APPEND_REPLY:
-        if (s_get_uint (self, &f[2], S_TOP, 2, "code", &msg->code) ||
+        if (s_get_code (self, &f[2], &msg->code) ||
             s_get_uint (self, &f[3], S_TOP, 3, "seq", &msg->seq) ||
             s_get_uint (self, &f[4], S_TOP, 4, "acks", &msg->acked) ||
             s_get_uint (self, &f[5], S_TOP, 5, "w", &msg->w) ||
@@ -791,7 +805,7 @@ static int s_decode_fields (proto_decoder_t *self, const msgpack_object *f, prot
         return s_decode_status_reply (self, f, msg);
 
     case PROTO_ERROR:
-        if (s_get_uint (self, &f[2], S_TOP, 2, "code", &msg->code) ||
+        if (s_get_code (self, &f[2], &msg->code) ||
             s_get_text (self, &f[3], 3, "text", 0, PROTO_TEXT_MAX, msg->text))
             return RLOG_MALFORMED;
         return RLOG_OK;

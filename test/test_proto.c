@@ -432,8 +432,8 @@ Test (proto, roundtrip_simple_types)
         cr_assert_eq (msg.truncate_to, c);
         free (f.data);
 
-        cr_assert_eq (proto_encode_append_reply (enc, (int)(i % RLOG_ERR_MAX), a, b, c, "ok", a ^ c),
-                      0);
+        cr_assert_eq (
+            proto_encode_append_reply (enc, (int)(i % RLOG_ERR_MAX), a, b, c, "ok", a ^ c), 0);
         f = s_take (enc);
         cr_assert_eq (proto_decode (dec, f.data, f.size, &msg), RLOG_OK);
         cr_assert_eq (msg.type, PROTO_APPEND_REPLY);
@@ -1764,4 +1764,32 @@ Test (proto, mutated_frames, .timeout = 60.0)
     }
     s_free_frames (frames, count);
     proto_decoder_destroy (&dec);
+}
+
+Test (proto, reply_codes_outside_rlog_err_are_malformed)
+{
+    proto_encoder_t *enc = proto_encoder_new ();
+    proto_decoder_t *dec = proto_decoder_new (1024);
+    proto_msg_t msg;
+    cr_assert_eq (proto_encode_error (enc, RLOG_ERR_MAX - 1, "last"), 0);
+    cr_assert_eq (proto_decode (dec, proto_encoder_data (enc), proto_encoder_size (enc), &msg),
+                  RLOG_OK);
+    cr_assert_eq (proto_encode_error (enc, RLOG_ERR_MAX, "one past"), 0);
+    cr_assert_eq (proto_decode (dec, proto_encoder_data (enc), proto_encoder_size (enc), &msg),
+                  RLOG_MALFORMED);
+    cr_assert (strstr (proto_decoder_error (dec), "code"), "%s", proto_decoder_error (dec));
+    //  2^32 + 1 must not pass for TIMEOUT after a cast to int.
+    cr_assert_eq (proto_encode_append_reply (enc, 0, 1, 1, 1, "", 1), 0);
+    uint8_t frame[64];
+    size_t size = proto_encoder_size (enc);
+    memcpy (frame, proto_encoder_data (enc), size);
+    cr_assert_eq (frame[2], 0x00, "code is the third element, a positive fixint 0");
+    uint8_t wide[64];
+    memcpy (wide, frame, 2);
+    const uint8_t big[] = {0xcf, 0, 0, 0, 1, 0, 0, 0, 1};
+    memcpy (wide + 2, big, sizeof big);
+    memcpy (wide + 2 + sizeof big, frame + 3, size - 3);
+    cr_assert_eq (proto_decode (dec, wide, size - 1 + sizeof big, &msg), RLOG_MALFORMED);
+    proto_decoder_destroy (&dec);
+    proto_encoder_destroy (&enc);
 }
