@@ -1783,12 +1783,13 @@ Test (proto, reply_codes_outside_rlog_err_are_malformed)
     uint8_t frame[64];
     size_t size = proto_encoder_size (enc);
     memcpy (frame, proto_encoder_data (enc), size);
-    cr_assert_eq (frame[2], 0x00, "code is the third element, a positive fixint 0");
+    //  [array header][version][type][code]...: the code is byte 3.
+    cr_assert_eq (frame[3], 0x00, "code is a positive fixint 0");
     uint8_t wide[64];
-    memcpy (wide, frame, 2);
+    memcpy (wide, frame, 3);
     const uint8_t big[] = {0xcf, 0, 0, 0, 1, 0, 0, 0, 1};
-    memcpy (wide + 2, big, sizeof big);
-    memcpy (wide + 2 + sizeof big, frame + 3, size - 3);
+    memcpy (wide + 3, big, sizeof big);
+    memcpy (wide + 3 + sizeof big, frame + 4, size - 4);
     cr_assert_eq (proto_decode (dec, wide, size - 1 + sizeof big, &msg), RLOG_MALFORMED);
     proto_decoder_destroy (&dec);
     proto_encoder_destroy (&enc);
