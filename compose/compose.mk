@@ -10,6 +10,11 @@
 #   make compose-stage   only fill compose/stage/ (rootfs/: the image's root file
 #                        system; data/: the empty /data, see compose/stage.sh)
 #   make compose-images  only build the image
+#   make compose-keys    CURVE certificates in compose/keys/ (compose/keys.sh),
+#                        if missing: master, s1, s2, healthcheck, operator, allow/
+#   make compose-up-secure   compose-up with docker-compose.secure.yml on top
+#                        (CURVE everywhere, keys from compose/keys/ on /keys)
+#   make compose-down-secure compose-down of the same (down -v: logs gone)
 # No registry is needed: the image is FROM scratch, built from compose/stage/.
 # DOCKER_COMPOSE picks docker-compose (v1) if present, else `docker compose`.
 
@@ -34,7 +39,22 @@ compose-up: compose-images
 compose-down:
 	cd compose && $(DOCKER_COMPOSE) down -v --remove-orphans
 
+COMPOSE_KEYS   := compose/keys
+COMPOSE_SECURE  = $(DOCKER_COMPOSE) -f docker-compose.yml -f docker-compose.secure.yml
+
+compose-keys: $(BUILD)/logcli
+	$(Q)compose/keys.sh $(BUILD)/logcli $(COMPOSE_KEYS)
+
+compose-up-secure: compose-keys compose-images
+	cd compose && $(COMPOSE_SECURE) up -d
+	$(Q)cd compose && DOCKER_COMPOSE="$(COMPOSE_SECURE)" ./wait-ready.sh $(COMPOSE_WAIT)
+	cd compose && $(COMPOSE_SECURE) ps
+
+compose-down-secure:
+	cd compose && $(COMPOSE_SECURE) down -v --remove-orphans
+
 compose-test:
 	DOCKER_COMPOSE="$(DOCKER_COMPOSE)" MAKE="$(MAKE)" test/compose_test.sh
 
-.PHONY: compose-stage compose-images compose-up compose-down compose-test
+.PHONY: compose-stage compose-images compose-up compose-down compose-test \
+        compose-keys compose-up-secure compose-down-secure

@@ -24,6 +24,8 @@
       NOT_MASTER, BUSY, STALE, INTERNAL) store nothing; RLOG_TIMEOUT means
       the entry is stored and stays; RLOG_UNREACHABLE after an append means
       it may or may not have been stored.
+    * Security: against nodes started with CURVE keys, call
+      rlog_client_set_curve (or use rlog_pipeline_new_curve) first.
     * Signals: the library runs on czmq, which catches SIGINT and SIGTERM
       when the first socket is created (set ZSYS_SIGHANDLER=false before
       that to keep your own handlers). Once one has arrived, a blocking call
@@ -128,6 +130,18 @@ rlog_client_t *rlog_client_new (const char *endpoint);
 //  and on a pointer to NULL. Never blocks (sockets close with linger 0).
 void rlog_client_destroy (rlog_client_t **self_p);
 
+//  Talk CURVE to a node started with --curve-secret: authenticate with the
+//  certificate CERT_PATH (the files CERT_PATH and CERT_PATH_secret, as
+//  written by `logcli keygen`) and accept only the node whose public
+//  certificate is the file SERVER_CERT_PATH. Both files are read now; the
+//  keys are used from the next call on. Returns RLOG_OK, or RLOG_INVALID
+//  (a file missing or not a certificate, or a libzmq without CURVE) with
+//  the reason in rlog_client_error, and the client unchanged. A node that
+//  does not allow this key, or a wrong server key, never answers: calls then
+//  end RLOG_UNREACHABLE after the retry budget.
+int rlog_client_set_curve (rlog_client_t *self, const char *cert_path,
+                           const char *server_cert_path);
+
 //  Lost-reply handling: wait RETRY_MS for each reply, then retry. Appends
 //  probe the node with a STATUS on a second socket after a silence: a live
 //  node means the append is waiting for its write concern, so the client
@@ -214,6 +228,13 @@ typedef struct {
 //  completions. Returns NULL on a bad endpoint, W < 1, TIMEOUT_MS < 0 or out
 //  of memory. Free it with rlog_pipeline_destroy.
 rlog_pipeline_t *rlog_pipeline_new (const char *endpoint, int w, int timeout_ms);
+
+//  As rlog_pipeline_new, over CURVE with the certificates of
+//  rlog_client_set_curve. NULL also when a certificate cannot be loaded;
+//  the reason goes to ERR (ERR_SIZE bytes; ERR may be NULL).
+rlog_pipeline_t *rlog_pipeline_new_curve (const char *endpoint, int w, int timeout_ms,
+                                          const char *cert_path, const char *server_cert_path,
+                                          char *err, size_t err_size);
 
 //  Close the connection (appends still queued are dropped, answers not yet
 //  collected are lost), free it and set *SELF_P to NULL. Safe on NULL.

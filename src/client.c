@@ -14,6 +14,17 @@
 #include "rlog.h"
 #include "proto.h"
 #include <czmq.h>
+#include <pthread.h>
+
+//  czmq sets itself up on first use, and that set-up is not thread-safe:
+//  clients created in several threads at once would race through it. One
+//  process-wide guard is the only way to make the first use happen once.
+static pthread_once_t s_czmq_once = PTHREAD_ONCE_INIT;
+
+static void s_czmq_init (void)
+{
+    zsys_init ();
+}
 
 #define CLIENT_ID_SIZE  16
 #define REPLY_MAX_BYTES (64 * 1024 * 1024)
@@ -137,6 +148,7 @@ rlog_client_t *rlog_client_new (const char *endpoint)
     if (!endpoint || strlen (endpoint) >= sizeof ((rlog_client_t *)0)->endpoint ||
         !strstr (endpoint, "://"))
         return NULL;
+    pthread_once (&s_czmq_once, s_czmq_init);
     rlog_client_t *self = (rlog_client_t *)zmalloc (sizeof (rlog_client_t));
     if (!self)
         return NULL;
@@ -225,10 +237,15 @@ static zframe_t *s_exchange (rlog_client_t *self, zsock_t **req_p, const void *d
     if (!*req_p)
         return NULL;
     zframe_t *reply = NULL;
+    int64_t deadline = zclock_mono () + wait_ms;
+    //  A REQ blocks in send while it has no connection to queue on, which
+    //  happens while a CURVE handshake keeps failing: bound that wait too.
+    zsock_set_sndtimeo (*req_p, wait_ms);
     zframe_t *frame = zframe_new (data, size);
     if (frame && zframe_send (&frame, *req_p, 0) == 0) {
         zpoller_t *poller = zpoller_new (*req_p, NULL);
-        if (poller && zpoller_wait (poller, wait_ms) == *req_p)
+        int64_t left = deadline - zclock_mono ();
+        if (poller && zpoller_wait (poller, left > 0 ? (int)left : 0) == *req_p)
             reply = zframe_recv (*req_p);
         zpoller_destroy (&poller);
     }
@@ -407,6 +424,7 @@ static rlog_pipeline_t *s_pipeline_new (const char *endpoint, int w, int timeout
 {
     if (!endpoint || !strstr (endpoint, "://") || w < 1 || timeout_ms < 0)
         return NULL;
+    pthread_once (&s_czmq_once, s_czmq_init);
     rlog_pipeline_t *self = (rlog_pipeline_t *)zmalloc (sizeof (rlog_pipeline_t));
     if (!self)
         return NULL;

@@ -3,8 +3,8 @@
     status --watch. Exit codes: 0 ok, 1 local failure, 2 usage, 3 refused,
     4 timed out, 5 unreachable, 130 interrupted.
 
-    czmq is used only for its signal flag: zsys_init() installs the SIGINT /
-    SIGTERM handler librlog's blocking calls already honour, so one flag
+    Signals: zsys_init() installs czmq's SIGINT / SIGTERM handler, the one
+    librlog's blocking calls already honour, so one flag (zsys_interrupted)
     ends both our loops and a request in progress.
 */
 #include "rlog.h"
@@ -624,7 +624,7 @@ static int s_append_stdin (const context_t *ctx, int w, int timeout_ms, size_t w
     b.last_draw = b.started - 1000;
 
     int rc = 0, lost_rounds = 0;
-    bool interrupted = false;
+    bool interrupted = false, gave_up = false;
     while (true) {
         if (zsys_interrupted) {
             interrupted = true;
@@ -635,9 +635,10 @@ static int s_append_stdin (const context_t *ctx, int w, int timeout_ms, size_t w
             break;
         }
         bool input_done = b.eof && !s_line_ready (&b);
-        if ((input_done || b.stop_reading) && b.in_flight == 0)
-            break;
         slot_t *next = s_slot (&b, b.next_id);
+        bool unsent = next->used && !next->sent; //  the socket would not take it yet
+        if (((input_done && !unsent) || b.stop_reading) && b.in_flight == 0)
+            break;
         bool room = !next->used;
         if (room && !b.eof && !b.stop_reading && !s_line_ready (&b)) {
             //  Wait on stdin, but briefly while answers are due.
@@ -648,18 +649,23 @@ static int s_append_stdin (const context_t *ctx, int w, int timeout_ms, size_t w
             s_collect (&b, 0);
         } else
             s_collect (&b, room && !b.stop_reading && !input_done ? 0 : 100);
-        if (b.in_flight == 0)
+        //  A line the socket would not take (no connection to queue on)
+        //  waits for an answer as much as one in flight.
+        if (b.in_flight == 0 && !unsent)
             b.last_answer = zclock_mono ();
         else if (zclock_mono () - b.last_answer >= b.retry_ms) {
-            if (!s_on_silence (&b, &lost_rounds))
+            if (!s_on_silence (&b, &lost_rounds)) {
+                gave_up = true;
                 break;
+            }
             b.last_answer = zclock_mono ();
         }
         s_progress_draw (&b);
     }
-    //  Lines read but never sent (stopped reading, or the socket was full
-    //  when it ended) were not attempted: they are not in the count.
-    for (size_t i = 0; i < window; i++)
+    //  A line read but left unsent because every line would be refused the
+    //  same way was never attempted: it is not in the count. One left unsent
+    //  for want of a connection counts as unanswered.
+    for (size_t i = 0; i < window && b.stop_reading; i++)
         if (b.slots[i].used && !b.slots[i].sent)
             b.messages--;
     b.unanswered = b.messages - b.ok - b.refused - b.timed_out;
@@ -685,7 +691,7 @@ static int s_append_stdin (const context_t *ctx, int w, int timeout_ms, size_t w
         return rc;
     if (interrupted)
         return EXIT_INTERRUPTED;
-    if (b.unanswered)
+    if (b.unanswered || gave_up)
         return EXIT_UNREACHABLE;
     if (b.refused)
         return EXIT_REFUSED;

@@ -678,3 +678,43 @@ Test (cluster, slow_secondary_does_not_slow_others)
     s_wait_head (&s_cluster.secondaries[1], 300);
     rlog_client_destroy (&client);
 }
+
+//  Clients made and used in many threads at once, in a process that has not
+//  touched czmq yet: the library's one-time set-up must not race. A barrier
+//  releases the threads together so they meet in that set-up.
+#define PARALLEL_CLIENTS 32
+
+typedef struct {
+    pthread_barrier_t *barrier;
+    const char *endpoint;
+} parallel_t;
+
+static void *s_status_thread (void *arg)
+{
+    parallel_t *p = (parallel_t *)arg;
+    pthread_barrier_wait (p->barrier);
+    rlog_client_t *client = rlog_client_new (p->endpoint);
+    rlog_client_set_retry (client, 50, 1);
+    rlog_status_t status;
+    int rc = rlog_client_status (client, &status);
+    rlog_client_destroy (&client);
+    return (void *)(intptr_t)rc;
+}
+
+Test (cluster, clients_in_parallel_threads)
+{
+    char ep[64];
+    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", h_free_port ());
+    pthread_barrier_t barrier;
+    pthread_barrier_init (&barrier, NULL, PARALLEL_CLIENTS);
+    parallel_t p = {&barrier, ep};
+    pthread_t threads[PARALLEL_CLIENTS];
+    for (int i = 0; i < PARALLEL_CLIENTS; i++)
+        cr_assert_eq (pthread_create (&threads[i], NULL, s_status_thread, &p), 0);
+    for (int i = 0; i < PARALLEL_CLIENTS; i++) {
+        void *rc;
+        pthread_join (threads[i], &rc);
+        cr_assert_eq ((int)(intptr_t)rc, RLOG_UNREACHABLE, "nothing listens there");
+    }
+    pthread_barrier_destroy (&barrier);
+}
