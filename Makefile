@@ -22,9 +22,9 @@ Q := @
 endif
 
 # Pure logic and codec (no sockets), the client library, the node roles.
-CORE    := proto store disklog crc32c dedup holdback waiters health backoff log quota
+CORE    := proto store disklog crc32c dedup holdback waiters health backoff log quota security
 LIBSRC  := $(CORE) client
-NODESRC := master secondary config wire epoch security
+NODESRC := master secondary config wire epoch
 CORE_OBJ := $(LIBSRC:%=$(BUILD)/%.o)
 NODE_OBJ := $(NODESRC:%=$(BUILD)/%.o)
 TESTS   := $(wildcard test/test_*.c)

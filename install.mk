@@ -21,7 +21,7 @@ SONAME       := librlog.so.$(RLOG_MAJOR)
 
 # The client needs only the codec; the node modules stay out of the .so.
 PIC_DIR := $(BUILD)/pic
-PIC_OBJ := $(PIC_DIR)/client.o $(PIC_DIR)/proto.o
+PIC_OBJ := $(PIC_DIR)/client.o $(PIC_DIR)/proto.o $(PIC_DIR)/security.o
 SHLIB   := $(BUILD)/librlog.so.$(RLOG_VERSION)
 
 $(PIC_DIR) $(BUILD)/examples:

@@ -13,6 +13,7 @@
 */
 #include "rlog.h"
 #include "proto.h"
+#include "security.h"
 #include <czmq.h>
 #include <pthread.h>
 
@@ -70,42 +71,14 @@ const char *rlog_strerror (int code)
     return s_errors[code];
 }
 
-//  Load the certificate at PATH (and PATH_secret when SECRET): the files
-//  `logcli keygen` and rlogd's --curve-secret use. NULL with a reason in ERR.
-static zcert_t *s_load_cert (const char *path, bool secret, char *err, size_t err_size)
-{
-    if (!zsys_has_curve ()) {
-        snprintf (err, err_size, "this libzmq has no CURVE support");
-        return NULL;
-    }
-    char probe[1100];
-    snprintf (probe, sizeof probe, "%s%s", path ? path : "", secret ? "_secret" : "");
-    if (!path || !*path || !zsys_file_exists (probe)) {
-        snprintf (err, err_size, "certificate %.300s not found%s", probe,
-                  secret ? " (create one with: logcli keygen NAME)" : "");
-        return NULL;
-    }
-    zcert_t *cert = zcert_load (path);
-    //  zcert_load leaves a key all zeros when the file holds no valid one.
-    const char *zero = "0000000000000000000000000000000000000000";
-    if (!cert || streq (zcert_public_txt (cert), zero) ||
-        (secret && streq (zcert_secret_txt (cert), zero))) {
-        snprintf (err, err_size, "%.300s is not a valid CURVE certificate%s", probe,
-                  secret ? " with a secret key" : "");
-        zcert_destroy (&cert);
-        return NULL;
-    }
-    return cert;
-}
-
 //  Our certificate and the server's public key, both loaded or neither.
 static int s_load_curve (const char *cert_path, const char *server_cert_path, zcert_t **cert_p,
                          char *server_key, size_t server_key_size, char *err, size_t err_size)
 {
-    zcert_t *cert = s_load_cert (cert_path, true, err, err_size);
+    zcert_t *cert = security_load_cert (cert_path, true, err, err_size);
     if (!cert)
         return -1;
-    zcert_t *server = s_load_cert (server_cert_path, false, err, err_size);
+    zcert_t *server = security_load_cert (server_cert_path, false, err, err_size);
     if (!server) {
         zcert_destroy (&cert);
         return -1;

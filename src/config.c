@@ -109,3 +109,13 @@ int config_finish (config_t *self, bool master, char *err, size_t err_size)
     }
     return 0;
 }
+
+const char *config_storage (const config_t *self, char *buf, size_t size)
+{
+    const char *policies[] = {"always", "batch", "never"};
+    if (self->data_dir[0])
+        snprintf (buf, size, "data dir %s, fsync %s", self->data_dir, policies[self->fsync]);
+    else
+        snprintf (buf, size, "in memory (no data dir)");
+    return buf;
+}

@@ -59,6 +59,9 @@ typedef struct {
 //  Defaults for ROLE "master" or "secondary" (client_ep etc. included).
 void config_defaults (config_t *self, bool master);
 
+//  "in memory (no data dir)" or "data dir DIR, fsync POLICY", for logs.
+const char *config_storage (const config_t *self, char *buf, size_t size);
+
 //  Derive the health thresholds that were left at 0 from heartbeat_ms, and
 //  check ranges. Returns 0, or -1 with a reason in ERR (ERR_SIZE bytes).
 int config_finish (config_t *self, bool master, char *err, size_t err_size);

@@ -883,11 +883,8 @@ void master_actor (zsock_t *pipe, void *args)
         wire_actor_failed (pipe, err);
         return;
     }
-    char storage[CONFIG_ENDPOINT_MAX + 64] = "in memory (no data dir)";
-    const char *policies[] = {"always", "batch", "never"};
-    if (self->cfg.data_dir[0])
-        snprintf (storage, sizeof storage, "data dir %s, fsync %s", self->cfg.data_dir,
-                  policies[self->cfg.fsync]);
+    char storage[CONFIG_ENDPOINT_MAX + 64];
+    config_storage (&self->cfg, storage, sizeof storage);
     log_info ("master up: epoch %llu, %u secondaries, quorum %u, client %s, pub %s, peer %s, "
               "heartbeat %lld ms, %s",
               (unsigned long long)self->epoch, self->cfg.replicas, self->quorum,

@@ -693,11 +693,8 @@ void secondary_actor (zsock_t *pipe, void *args)
         wire_actor_failed (pipe, err);
         return;
     }
-    char storage[CONFIG_ENDPOINT_MAX + 64] = "in memory (no data dir)";
-    const char *policies[] = {"always", "batch", "never"};
-    if (self->cfg.data_dir[0])
-        snprintf (storage, sizeof storage, "data dir %s, fsync %s", self->cfg.data_dir,
-                  policies[self->cfg.fsync]);
+    char storage[CONFIG_ENDPOINT_MAX + 64];
+    config_storage (&self->cfg, storage, sizeof storage);
     log_info ("secondary '%s' up: master %s + %s, client %s, heartbeat %lld ms, %s, delay %lld "
               "ms, fail-rate %g, drop-rate %g",
               self->cfg.id, self->cfg.master_pub, self->cfg.master_peer, self->cfg.client_ep,

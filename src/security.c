@@ -8,21 +8,25 @@ struct _security_t {
     char server_key[41];
 };
 
-static zcert_t *s_load (const char *path, bool secret, char *err, size_t err_size)
+zcert_t *security_load_cert (const char *path, bool secret, char *err, size_t err_size)
 {
+    if (!zsys_has_curve ()) {
+        snprintf (err, err_size, "this libzmq has no CURVE support");
+        return NULL;
+    }
     char probe[1100];
-    snprintf (probe, sizeof probe, "%s%s", path, secret ? "_secret" : "");
-    if (!zsys_file_exists (probe)) {
-        snprintf (err, err_size, "certificate %s not found%s", probe,
+    snprintf (probe, sizeof probe, "%s%s", path ? path : "", secret ? "_secret" : "");
+    if (!path || !*path || !zsys_file_exists (probe)) {
+        snprintf (err, err_size, "certificate %.300s not found%s", probe,
                   secret ? " (create one with: logcli keygen NAME)" : "");
         return NULL;
     }
     zcert_t *cert = zcert_load (path);
-    //  zcert_load leaves the keys zero when the file holds no valid Z85 key.
+    //  zcert_load leaves a key all zeros when the file holds no valid one.
     const char *zero = "0000000000000000000000000000000000000000";
     if (!cert || streq (zcert_public_txt (cert), zero) ||
         (secret && streq (zcert_secret_txt (cert), zero))) {
-        snprintf (err, err_size, "%s is not a valid CURVE certificate%s", probe,
+        snprintf (err, err_size, "%.300s is not a valid CURVE certificate%s", probe,
                   secret ? " with a secret key" : "");
         zcert_destroy (&cert);
         return NULL;
@@ -42,13 +46,13 @@ security_t *security_new (const char *secret, const char *allow, const char *ser
         snprintf (err, err_size, "out of memory");
         return NULL;
     }
-    self->cert = s_load (secret, true, err, err_size);
+    self->cert = security_load_cert (secret, true, err, err_size);
     if (!self->cert) {
         security_destroy (&self);
         return NULL;
     }
     if (server_key && *server_key) {
-        zcert_t *server = s_load (server_key, false, err, err_size);
+        zcert_t *server = security_load_cert (server_key, false, err, err_size);
         if (!server) {
             security_destroy (&self);
             return NULL;

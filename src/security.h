@@ -24,6 +24,10 @@ security_t *security_new (const char *secret, const char *allow, const char *ser
                           size_t err_size);
 void security_destroy (security_t **self_p);
 
+//  Load the certificate at PATH (and PATH_secret when SECRET), as written by
+//  `logcli keygen`. NULL with a reason in ERR if missing or not valid.
+zcert_t *security_load_cert (const char *path, bool secret, char *err, size_t err_size);
+
 //  Make SOCK a CURVE server (before bind).
 void security_server (security_t *self, zsock_t *sock);
 
