@@ -69,7 +69,7 @@ asan:
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 format:
-	clang-format -i src/*.c src/*.h include/*.h test/*.c test/*.h bench/*.c
+	clang-format -i $(shell git ls-files "*.c" "*.h")
 
 clean:
 	rm -rf build build-asan
