@@ -8,7 +8,9 @@
     What a lookup can tell, for a known client:
     * req_id in the window: FOUND.
     * req_id above the last recorded one: NEW.
-    * req_id below the oldest record in the window: STALE.
+    * req_id at or below the highest id ever dropped from the window: STALE
+      (a client's requests may arrive out of order over several connections,
+      so "below the oldest record" alone proves nothing).
     * req_id inside the window's range but absent: NEW. Such gaps appear when
       the master refused a request (nothing appended, nothing recorded) and
       the client moved on. A retry of it is really new; dedup_record then
@@ -37,9 +39,10 @@ struct _client_t {
     client_t *newer; //  LRU neighbours
     client_t *older;
     record_t *ring;
-    size_t cap;   //  ring slots, <= window
-    size_t first; //  slot of the oldest record
-    size_t count; //  records held, >= 1 once the client exists
+    size_t cap;           //  ring slots, <= window
+    size_t first;         //  slot of the oldest record
+    size_t count;         //  records held, >= 1 once the client exists
+    uint64_t stale_below; //  ids below it were dropped from the window (0: none)
     uint64_t hash;
     size_t id_size;
     uint8_t id[];
@@ -242,19 +245,32 @@ static int s_ring_grow (dedup_t *self, client_t *client)
     return 0;
 }
 
+//  REQ_ID leaves the window: it and every id below it are STALE from now on.
+static void s_drop_below (client_t *client, uint64_t req_id)
+{
+    uint64_t bound = req_id == UINT64_MAX ? UINT64_MAX : req_id + 1;
+    if (bound > client->stale_below)
+        client->stale_below = bound;
+}
+
 //  An id older than the newest one: a request refused once (never recorded)
 //  and sent again after newer ones. It goes in at its place in id order, so
 //  a further retry finds it; below the oldest record it cannot be placed.
 static int s_record_older (dedup_t *self, client_t *client, uint64_t req_id, uint64_t seq,
                            uint64_t tag)
 {
-    if (req_id < s_record_at (client, 0)->req_id || s_record_find (client, req_id))
+    if (req_id < client->stale_below || s_record_find (client, req_id))
         return -1;
     if (client->count == client->cap &&
         (client->cap == self->window || s_ring_grow (self, client))) {
-        //  Full: the oldest record makes room, unless the new one would be it.
-        if (req_id < s_record_at (client, 1)->req_id)
+        //  Full: the oldest record makes room. If the new one would be the
+        //  oldest itself, it cannot be kept: marking it stale makes a retry
+        //  STALE (outcome unknown) rather than a second copy.
+        if (req_id < s_record_at (client, 0)->req_id) {
+            s_drop_below (client, req_id);
             return -1;
+        }
+        s_drop_below (client, s_record_at (client, 0)->req_id);
         client->first = client->first + 1 == client->cap ? 0 : client->first + 1;
         client->count--;
     }
@@ -283,7 +299,7 @@ dedup_result_t dedup_lookup (dedup_t *self, const uint8_t *client_id, size_t cli
     s_touch (self, client);
     if (req_id > s_record_at (client, client->count - 1)->req_id)
         return DEDUP_NEW;
-    if (req_id < s_record_at (client, 0)->req_id)
+    if (req_id < client->stale_below)
         return DEDUP_STALE;
     record_t *record = s_record_find (client, req_id);
     if (!record)
@@ -324,6 +340,7 @@ int dedup_record (dedup_t *self, const uint8_t *client_id, size_t client_id_size
         }
         client->first = 0;
         client->count = 0;
+        client->stale_below = 0;
         client->hash = hash;
         client->id_size = client_id_size;
         if (client_id_size)
@@ -345,6 +362,7 @@ int dedup_record (dedup_t *self, const uint8_t *client_id, size_t client_id_size
         //  If the ring cannot grow, the record still goes in at the cost of
         //  the oldest one: a smaller window beats forgetting the newest id
         if (client->cap == self->window || s_ring_grow (self, client)) {
+            s_drop_below (client, s_record_at (client, 0)->req_id);
             client->first = client->first + 1 == client->cap ? 0 : client->first + 1;
             client->count--;
         }

@@ -144,7 +144,7 @@ Test (dedup, window_grows_and_wraps)
         dedup_result_t result = dedup_lookup (dedup, ID ("g"), id, &seq, &tag);
         if (id > 3000)
             cr_assert_eq (result, DEDUP_NEW);
-        else if (id < 901 * 3)
+        else if (id <= 900 * 3) //  up to the last id dropped from the window
             cr_assert_eq (result, DEDUP_STALE, "id %lu", (unsigned long)id);
         else if (id % 3 == 0) {
             cr_assert_eq (result, DEDUP_FOUND, "id %lu", (unsigned long)id);
@@ -343,12 +343,13 @@ Test (dedup, random_model)
             size_t held = count[c] < MODEL_WINDOW ? count[c] : MODEL_WINDOW;
             const uint64_t *window = reqs[c] + count[c] - held;
             dedup_result_t expected = DEDUP_NEW;
-            if (held && req >= window[0] && req <= window[held - 1]) {
+            //  STALE: at or below the newest id that left the window.
+            if (count[c] > held && req <= reqs[c][count[c] - held - 1])
+                expected = DEDUP_STALE;
+            else
                 for (size_t i = 0; i < held; i++)
                     if (window[i] == req)
                         expected = DEDUP_FOUND;
-            } else if (held && req < window[0])
-                expected = DEDUP_STALE;
             cr_assert_eq (result, expected, "client %u req %lu", c, (unsigned long)req);
             if (expected == DEDUP_FOUND)
                 cr_assert_eq (seq, req * 7);
@@ -386,5 +387,20 @@ Test (dedup, forget_undoes_one_record)
             cr_assert_eq (dedup_lookup (dedup, ID ("bob"), r, &seq, &tag), DEDUP_FOUND);
             cr_assert_eq (seq, 100 + r);
         }
+    dedup_destroy (&dedup);
+}
+
+Test (dedup, out_of_order_arrival_is_not_stale)
+{
+    //  One client's requests over several connections may arrive in any
+    //  order: 2 before 1 is not "older than the window", nothing was dropped.
+    dedup_t *dedup = dedup_new (4, 8);
+    uint64_t seq = 0;
+    cr_assert_eq (dedup_record (dedup, ID ("m"), 2, 20, 0), 0);
+    cr_assert_eq (dedup_lookup (dedup, ID ("m"), 1, &seq, NULL), DEDUP_NEW);
+    cr_assert_eq (dedup_record (dedup, ID ("m"), 1, 21, 0), 0);
+    cr_assert_eq (dedup_lookup (dedup, ID ("m"), 1, &seq, NULL), DEDUP_FOUND);
+    cr_assert_eq (seq, 21);
+    cr_assert_eq (dedup_lookup (dedup, ID ("m"), 0, &seq, NULL), DEDUP_NEW);
     dedup_destroy (&dedup);
 }
