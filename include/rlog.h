@@ -66,7 +66,8 @@ typedef enum {
     RLOG_INTERNAL = 13,     //  node-side failure (out of memory, ...)
     RLOG_INVALID = 14,      //  client side: bad argument
     RLOG_REFUSED = 15,      //  peer refused (unknown node, cluster full)
-    RLOG_ERR_MAX = 16
+    RLOG_OTHER_HISTORY = 16, //  peer holds another history than the master's
+    RLOG_ERR_MAX = 17
 } rlog_err_t;
 
 //  Static English text for an error code ("read-only: not enough healthy

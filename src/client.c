@@ -62,6 +62,7 @@ static const char *s_errors[RLOG_ERR_MAX] = {
     "internal error",
     "invalid argument",
     "refused",
+    "another history than the master's",
 };
 
 const char *rlog_strerror (int code)
