@@ -367,6 +367,35 @@ static bool s_file_contains (const char *path, const char *text)
     return found;
 }
 
+//  Size of the file at PATH (0 if it does not exist).
+static long s_file_size (const char *path)
+{
+    struct stat st;
+    return stat (path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+//  Wait up to TIMEOUT_MS for a line containing TEXT past byte FROM of the
+//  log at PATH (a node's log file is appended to across its restarts: what
+//  an earlier run wrote must not count). Copies the line into LINE.
+static bool s_wait_log_line (const char *path, long from, const char *text, char *line, size_t size,
+                             int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    do {
+        FILE *f = fopen (path, "r");
+        bool found = false;
+        if (f && fseek (f, from, SEEK_SET) == 0)
+            while (!found && fgets (line, (int)size, f))
+                found = strstr (line, text) != NULL;
+        if (f)
+            fclose (f);
+        if (found)
+            return true;
+        zclock_sleep (20); //  polling interval of a condition, not a guess
+    } while (zclock_mono () < deadline);
+    return false;
+}
+
 //  Offset of record INDEX (0-based) in a segment file: records are
 //  [u32 len][u32 crc][len bytes].
 static long s_record_offset (const char *path, int index)
@@ -455,7 +484,19 @@ Test (durable, divergent_secondary_truncates_into_rollback_file)
     }
     rlog_client_destroy (&client);
 
+    //  s1 recovers its ten old entries, so its head is 10 before anything
+    //  happens: a wait for head >= 8 proves nothing. Wait for the event: it
+    //  joins the master's history with the five common entries only (logged
+    //  once the rest is cut and saved), then it fetches 6..8 of the master.
+    long from = s_file_size (s_cluster.secondaries[0].log_path);
     h_start_secondary (&s_cluster, 0, s_dir_flags ("s1", NULL, flags, sizeof flags));
+    char joined[1024];
+    cr_assert (s_wait_log_line (s_cluster.secondaries[0].log_path, from, "joined master epoch",
+                                joined, sizeof joined, 20000),
+               "s1 never joined the master's new history (see %s)",
+               s_cluster.secondaries[0].log_path);
+    cr_assert (strstr (joined, "have 5 entries"), "s1 kept more than the common prefix: %s",
+               joined);
     s_wait_head (&s_cluster.secondaries[0], 8);
     h_list_t list;
     cr_assert_eq (h_list (&s_cluster.secondaries[0], &list), RLOG_OK);
