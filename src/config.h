@@ -36,6 +36,7 @@ typedef struct {
     char curve_secret[CONFIG_ENDPOINT_MAX]; //  this node's certificate ("" = no CURVE)
     char curve_allow[CONFIG_ENDPOINT_MAX];  //  public certificates allowed to connect
     char master_key[CONFIG_ENDPOINT_MAX];   //  secondary: the master's public certificate
+    char ready_file[CONFIG_ENDPOINT_MAX];   //  rlogd writes the bound ports here ("" = none)
     //  Master
     uint32_t replicas;
     uint32_t quorum; //  0 = majority of master + replicas

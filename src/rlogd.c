@@ -12,6 +12,8 @@
 
 typedef enum {
     OPT_STR,
+    OPT_BIND,    //  endpoint of a socket this node binds
+    OPT_CONNECT, //  endpoint of a socket this node connects
     OPT_U32,
     OPT_SIZE,
     OPT_MS,
@@ -39,13 +41,14 @@ static const option_t s_options[] = {
     {"replicas", OPT_U32, OFF (replicas), FOR_MASTER, "number of secondaries N (default 2)"},
     {"quorum", OPT_U32, OFF (quorum), FOR_MASTER,
      "healthy nodes needed to accept appends (default: majority of N+1)"},
-    {"client", OPT_STR, OFF (client_ep), FOR_BOTH, "client ROUTER endpoint (tcp://*:5555)"},
-    {"pub", OPT_STR, OFF (pub_ep), FOR_MASTER, "replication PUB endpoint (tcp://*:5556)"},
-    {"peer", OPT_STR, OFF (peer_ep), FOR_MASTER, "peer ROUTER endpoint (tcp://*:5557)"},
+    {"client", OPT_BIND, OFF (client_ep), FOR_BOTH,
+     "client ROUTER endpoint (tcp://*:5555; port * or 0: any free one)"},
+    {"pub", OPT_BIND, OFF (pub_ep), FOR_MASTER, "replication PUB endpoint (tcp://*:5556)"},
+    {"peer", OPT_BIND, OFF (peer_ep), FOR_MASTER, "peer ROUTER endpoint (tcp://*:5557)"},
     {"id", OPT_STR, OFF (id), FOR_SECONDARY, "this secondary's unique name (required)"},
-    {"master-pub", OPT_STR, OFF (master_pub), FOR_SECONDARY,
+    {"master-pub", OPT_CONNECT, OFF (master_pub), FOR_SECONDARY,
      "master's PUB endpoint (tcp://127.0.0.1:5556)"},
-    {"master-peer", OPT_STR, OFF (master_peer), FOR_SECONDARY,
+    {"master-peer", OPT_CONNECT, OFF (master_peer), FOR_SECONDARY,
      "master's peer endpoint (tcp://127.0.0.1:5557)"},
     {"heartbeat-ms", OPT_MS, OFF (heartbeat_ms), FOR_BOTH, "heartbeat interval (200)"},
     {"suspect-ms", OPT_MS, OFF (suspect_ms), FOR_BOTH,
@@ -86,6 +89,9 @@ static const option_t s_options[] = {
      "CURVE: directory of public certificates allowed to connect"},
     {"master-key", OPT_STR, OFF (master_key), FOR_SECONDARY,
      "CURVE: the master's public certificate file"},
+    {"ready-file", OPT_STR, OFF (ready_file), FOR_BOTH,
+     "once every socket is bound, write its ports to FILE, one line "
+     "'client=PORT pub=PORT peer=PORT' (secondary: 'client=PORT')"},
     {"verbose", OPT_FLAG, OFF (verbose), FOR_BOTH, "debug logging (also -v)"},
 };
 
@@ -111,11 +117,55 @@ static void s_usage (FILE *out, int roles)
     fprintf (out, "  -h, --help       this text\n");
 }
 
+//  An endpoint is checked here, so that a bare port or a missing scheme gets
+//  a hint instead of libzmq's "Invalid argument" at bind time. On a socket
+//  we bind, port 0 means any free port, as "*" does (czmq's spelling).
+static int s_set_endpoint (char *field, bool bind, const char *value, const char *source)
+{
+    const char *host = bind ? "*" : "127.0.0.1";
+    if (!strstr (value, "://")) {
+        fprintf (stderr,
+                 "rlogd: %s: '%s' is not an endpoint; an endpoint looks like tcp://HOST:PORT",
+                 source, value);
+        if (*value && strspn (value, "0123456789") == strlen (value))
+            fprintf (stderr, " (did you mean tcp://%s:%s?)\n", host, value);
+        else if (strchr (value, ':'))
+            fprintf (stderr, " (did you mean tcp://%s?)\n", value);
+        else
+            fprintf (stderr, ", e.g. tcp://%s:5555\n", host);
+        return -1;
+    }
+    size_t len = strlen (value);
+    const char *port = NULL;
+    if (strncmp (value, "tcp://", 6) == 0) {
+        const char *colon = strrchr (value + 6, ':');
+        if (!colon || colon == value + 6 || !colon[1]) {
+            fprintf (stderr,
+                     "rlogd: %s: '%s' has no port; an endpoint looks like tcp://HOST:PORT, "
+                     "e.g. tcp://%s:5555\n",
+                     source, value, host);
+            return -1;
+        }
+        port = colon + 1;
+    }
+    if (len >= CONFIG_ENDPOINT_MAX) {
+        fprintf (stderr, "rlogd: %s: value too long\n", source);
+        return -1;
+    }
+    if (bind && port && streq (port, "0"))
+        snprintf (field, CONFIG_ENDPOINT_MAX, "%.*s*", (int)(port - value), value);
+    else
+        snprintf (field, CONFIG_ENDPOINT_MAX, "%s", value);
+    return 0;
+}
+
 static int s_set (config_t *cfg, const option_t *opt, const char *value, const char *source)
 {
     char *end = NULL;
     void *field = (char *)cfg + opt->offset;
     errno = 0;
+    if (opt->type == OPT_BIND || opt->type == OPT_CONNECT)
+        return s_set_endpoint ((char *)field, opt->type == OPT_BIND, value, source);
     if (opt->type == OPT_STR) {
         if (strlen (value) >= CONFIG_ENDPOINT_MAX ||
             (opt->offset == OFF (id) && strlen (value) > 63)) {
@@ -229,6 +279,23 @@ static int s_parse (config_t *cfg, int role, int argc, char **argv)
     return 0;
 }
 
+//  PATH gets LINE whole or not at all: written to a temporary file next to
+//  it, then renamed over it, so a reader polling for PATH never sees half.
+static int s_write_ready (const char *path, const char *line)
+{
+    char tmp[CONFIG_ENDPOINT_MAX + 32];
+    snprintf (tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid ());
+    FILE *f = fopen (tmp, "w");
+    bool ok = f && fputs (line, f) >= 0;
+    if (f && fclose (f) != 0)
+        ok = false;
+    if (ok && rename (tmp, path) == 0)
+        return 0;
+    log_error ("cannot write the ready file %s: %s", path, strerror (errno));
+    unlink (tmp);
+    return -1;
+}
+
 int main (int argc, char **argv)
 {
     if (argc < 2 || streq (argv[1], "-h") || streq (argv[1], "--help")) {
@@ -251,21 +318,49 @@ int main (int argc, char **argv)
     }
     log_set_ident (master ? "master" : cfg.id);
     log_set_verbose (cfg.verbose);
+    //  A file left by an earlier run must not announce this one's ports.
+    if (cfg.ready_file[0] && unlink (cfg.ready_file) != 0 && errno != ENOENT) {
+        fprintf (stderr, "rlogd: cannot remove the old ready file %s: %s\n", cfg.ready_file,
+                 strerror (errno));
+        return 1;
+    }
     zsys_init ();
     zactor_t *actor = zactor_new (master ? master_actor : secondary_actor, &cfg);
     if (!actor) {
         fprintf (stderr, "rlogd: cannot start the %s\n", argv[1]);
         return 1;
     }
-    char *status = NULL, *detail = NULL;
-    zstr_recvx (actor, &status, &detail, NULL);
+    //  "READY" and the bound ports (client, then the master's pub and peer),
+    //  or "ERROR" and why.
+    char *status = NULL, *detail = NULL, *pub = NULL, *peer = NULL;
+    zstr_recvx (actor, &status, &detail, &pub, &peer, NULL);
     int rc = 0;
     if (!status || !streq (status, "READY")) {
-        log_error ("cannot start: %s", detail ? detail : "interrupted");
+        const char *hint = "";
+        if (detail && strstr (detail, "cannot bind") && strstr (detail, "in use"))
+            hint = " (another process listens there: stop it, or choose another port; "
+                   "port * takes any free one)";
+        else if (detail && strstr (detail, "cannot bind"))
+            hint = " (an endpoint to bind looks like tcp://*:PORT for every interface, or "
+                   "tcp://ADDRESS:PORT for one)";
+        log_error ("cannot start: %s%s", detail ? detail : "interrupted", hint);
         rc = 1;
+    } else if (cfg.ready_file[0]) {
+        char line[128];
+        if (master)
+            snprintf (line, sizeof line, "client=%s pub=%s peer=%s\n", detail ? detail : "0",
+                      pub ? pub : "0", peer ? peer : "0");
+        else
+            snprintf (line, sizeof line, "client=%s\n", detail ? detail : "0");
+        if (s_write_ready (cfg.ready_file, line) != 0)
+            rc = 1;
+        else
+            log_info ("ports written to %s: %.*s", cfg.ready_file, (int)strcspn (line, "\n"), line);
     }
     zstr_free (&status);
     zstr_free (&detail);
+    zstr_free (&pub);
+    zstr_free (&peer);
     zpoller_t *poller = rc == 0 ? zpoller_new (actor, NULL) : NULL;
     while (poller && !zsys_interrupted) {
         //  The actor only speaks when asked; this just waits for a signal.

@@ -110,7 +110,8 @@ typedef struct {
     double drop_rate;
     uint64_t seed;
     char log_path[PATH_MAX];
-    char data_dir[PATH_MAX]; //  "" in memory mode
+    char ready_path[PATH_MAX]; //  rlogd's --ready-file: the ports it bound
+    char data_dir[PATH_MAX];   //  "" in memory mode
 } node_t;
 
 static node_t g_nodes[NODES];
@@ -296,34 +297,22 @@ static void s_violation (const char *kind, const char *format, ...)
 //  --------------------------------------------------------------------------
 //  Processes
 
-//  Bind PORT on 127.0.0.1 (0: any) and release it; returns the port or -1.
-static int s_try_port (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr;
-    memset (&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    addr.sin_port = htons ((uint16_t)port);
-    socklen_t len = sizeof addr;
-    int got = -1;
-    if (bind (fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        getsockname (fd, (struct sockaddr *)&addr, &len) == 0)
-        got = ntohs (addr.sin_port);
-    close (fd);
-    return got;
-}
-
-//  A free port below the kernel's ephemeral range when there is room: a
-//  node's port stays fixed across its restarts, and while it is down an
-//  outgoing connection (the clients open thousands) could otherwise be given
-//  that very port as its local port and keep the node from binding again.
-static int s_free_port (void)
+//  Endpoint for a socket that binds PORT, or any free port when PORT is 0.
+//  No port is picked here and handed over (something else could take it in
+//  between): rlogd binds "*[FIRST-LAST]", the first free port from FIRST
+//  up, and reports it in its --ready-file. FIRST is random, and the range
+//  lies below the kernel's ephemeral range when there is room: a node's
+//  port stays fixed across its restarts, and while it is down an outgoing
+//  connection (the clients open thousands) could otherwise be given that
+//  very port as its local port and keep the node from binding again.
+static void s_bind_endpoint (char *buf, size_t size, int port)
 {
     static uint64_t rng;
     static int low = -1;
+    if (port > 0) {
+        snprintf (buf, size, "tcp://127.0.0.1:%d", port);
+        return;
+    }
     if (low < 0) {
         low = 0;
         FILE *f = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
@@ -334,32 +323,12 @@ static int s_free_port (void)
         }
         rng = (uint64_t)s_wall_us () ^ ((uint64_t)getpid () << 20);
     }
-    for (int attempt = 0; low > 12000 && attempt < 500; attempt++) {
-        int port = s_try_port (s_rand (&rng, 10000, low - 1));
-        if (port > 0)
-            return port;
+    int first = 10000, last = low - 1;
+    if (last - first < 4000) {
+        first = 49152;
+        last = 65535;
     }
-    return s_try_port (0);
-}
-
-//  Five distinct free ports (master client/pub/peer, s1, s2 client).
-static void s_pick_ports (void)
-{
-    int ports[5];
-    for (int i = 0; i < 5; i++) {
-        bool dup;
-        do {
-            ports[i] = s_free_port ();
-            dup = ports[i] <= 0;
-            for (int j = 0; j < i && !dup; j++)
-                dup = ports[j] == ports[i];
-        } while (dup);
-    }
-    atomic_store (&g_nodes[0].client_port, ports[0]);
-    g_pub_port = ports[1];
-    g_peer_port = ports[2];
-    atomic_store (&g_nodes[1].client_port, ports[3]);
-    atomic_store (&g_nodes[2].client_port, ports[4]);
+    snprintf (buf, size, "tcp://127.0.0.1:*[%d-%d]", s_rand (&rng, first, last - 1000), last);
 }
 
 static const char *s_endpoint (int node, char *buf, size_t size)
@@ -418,9 +387,14 @@ static pid_t s_spawn (int index)
     char rlogd[PATH_MAX + 8], client[64], pub[64], peer[64], hb[16], suspect[16], unhealthy[16],
         recover[16], delay[16], fail[32], drop[32], seed[32];
     snprintf (rlogd, sizeof rlogd, "%s/rlogd", g_opt.build_dir);
-    snprintf (client, sizeof client, "tcp://127.0.0.1:%d", atomic_load (&node->client_port));
-    snprintf (pub, sizeof pub, "tcp://127.0.0.1:%d", g_pub_port);
-    snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", g_peer_port);
+    s_bind_endpoint (client, sizeof client, atomic_load (&node->client_port));
+    if (node->master) {
+        s_bind_endpoint (pub, sizeof pub, g_pub_port);
+        s_bind_endpoint (peer, sizeof peer, g_peer_port);
+    } else {
+        snprintf (pub, sizeof pub, "tcp://127.0.0.1:%d", g_pub_port);
+        snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", g_peer_port);
+    }
     snprintf (hb, sizeof hb, "%d", g_opt.heartbeat_ms);
     snprintf (suspect, sizeof suspect, "%d", 5 * g_opt.heartbeat_ms);
     snprintf (unhealthy, sizeof unhealthy, "%d", 15 * g_opt.heartbeat_ms);
@@ -467,6 +441,8 @@ static pid_t s_spawn (int index)
     argv[n++] = suspect;
     argv[n++] = (char *)"--unhealthy-ms";
     argv[n++] = unhealthy;
+    argv[n++] = (char *)"--ready-file";
+    argv[n++] = node->ready_path;
     char fsync_ms[16], segment[24];
     if (node->data_dir[0]) {
         argv[n++] = (char *)"--data-dir";
@@ -683,17 +659,46 @@ static bool s_status_of (int index, rlog_status_t *status, int retry_ms)
     return rc == RLOG_OK;
 }
 
-//  Start node INDEX and wait until it answers STATUS (5 s). A port taken by
-//  someone else in the meantime gets a fresh one.
+//  The ports node INDEX reported in its ready file, once it is there (rlogd
+//  renames it into place whole). False while it is not.
+static bool s_read_ready (int index)
+{
+    node_t *node = &g_nodes[index];
+    FILE *f = fopen (node->ready_path, "r");
+    if (!f)
+        return false;
+    char line[128] = "";
+    if (!fgets (line, sizeof line, f))
+        line[0] = 0;
+    fclose (f);
+    int client = 0, pub = 0, peer = 0;
+    int n = sscanf (line, "client=%d pub=%d peer=%d", &client, &pub, &peer);
+    if (client <= 0 || (node->master && (n != 3 || pub <= 0 || peer <= 0)))
+        return false;
+    atomic_store (&node->client_port, client);
+    if (node->master) {
+        g_pub_port = pub;
+        g_peer_port = peer;
+    }
+    return true;
+}
+
+//  Start node INDEX and wait until it has reported its ports and answers
+//  STATUS (5 s). A secondary whose port was taken by someone else while it
+//  was down gets any free one.
 static bool s_start (int index)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
+        unlink (g_nodes[index].ready_path);
         if (s_spawn (index) <= 0)
             return false;
         int64_t deadline = s_now_us () + 5000000;
+        bool ready = false;
         while (s_now_us () < deadline) {
             rlog_status_t status;
-            if (s_status_of (index, &status, 200))
+            if (!ready && !(ready = s_read_ready (index)))
+                s_sleep_ms (5); //  polling interval of a condition, not a guess
+            else if (s_status_of (index, &status, 200))
                 return true;
             int st;
             if (waitpid (g_nodes[index].pid, &st, WNOHANG) == g_nodes[index].pid) {
@@ -709,9 +714,9 @@ static bool s_start (int index)
             s_kill (index, SIGKILL);
         if (index == 0)
             return false; //  the others know the master's ports
-        int port = s_free_port ();
-        s_event ("%s did not come up; retrying on port %d", g_nodes[index].name, port);
-        atomic_store (&g_nodes[index].client_port, port);
+        s_event ("%s did not come up on port %d; retrying on any free port", g_nodes[index].name,
+                 atomic_load (&g_nodes[index].client_port));
+        atomic_store (&g_nodes[index].client_port, 0);
     }
     return false;
 }
@@ -2081,11 +2086,12 @@ int main (int argc, char **argv)
         g_nodes[i].master = i == 0;
         g_nodes[i].seed = s_next (&g_rng) | 1;
         snprintf (g_nodes[i].log_path, sizeof g_nodes[i].log_path, "%s/%s.log", g_dir, names[i]);
+        snprintf (g_nodes[i].ready_path, sizeof g_nodes[i].ready_path, "%s/%s.ready", g_dir,
+                  names[i]);
         if (g_opt.data_dirs)
             snprintf (g_nodes[i].data_dir, sizeof g_nodes[i].data_dir, "%s/%s.data", g_dir,
                       names[i]);
     }
-    s_pick_ports ();
     char mode[96] = "in memory";
     if (g_opt.data_dirs)
         snprintf (mode, sizeof mode, "data dirs, fsync %s%s, segment-bytes %ld",

@@ -13,9 +13,12 @@
 #error "RLOG_BUILD_DIR must name the build directory"
 #endif
 
-int h_free_port (void)
+int h_dead_port (int *fd_out)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    //  Bound without SO_REUSEADDR and never listening: a connect is refused,
+    //  and no other socket can bind the port while FD holds it.
+    *fd_out = -1;
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     struct sockaddr_in addr;
@@ -23,12 +26,45 @@ int h_free_port (void)
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
     socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind (fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        getsockname (fd, (struct sockaddr *)&addr, &len) == 0)
-        port = ntohs (addr.sin_port);
-    close (fd);
-    return port;
+    if (bind (fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        getsockname (fd, (struct sockaddr *)&addr, &len) != 0) {
+        close (fd);
+        return -1;
+    }
+    *fd_out = fd;
+    return ntohs (addr.sin_port);
+}
+
+//  Endpoint for a socket that binds PORT, or any free port if PORT is 0:
+//  czmq's "*[FIRST-LAST]" binds the first free port from FIRST up (bind
+//  itself decides, so two nodes never get the same one). FIRST is drawn
+//  at random on each call, and the range lies below the kernel's range for
+//  outgoing connections, so the port a node leaves when a test stops it is
+//  very unlikely to be taken, by another node or a connection, before the
+//  node is restarted on it.
+static void s_bind_endpoint (char *buf, size_t size, int port)
+{
+    if (port > 0) {
+        snprintf (buf, size, "tcp://127.0.0.1:%d", port);
+        return;
+    }
+    int first = 10000, last = 32767;
+    FILE *f = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    int low = 0;
+    if (f) {
+        if (fscanf (f, "%d", &low) == 1 && low - 1 - first >= 4000)
+            last = low - 1;
+        fclose (f);
+    }
+    static uint64_t calls;
+    uint64_t x = (uint64_t)zclock_usecs () ^ ((uint64_t)getpid () << 32) ^ (++calls << 48);
+    x ^= x >> 30; //  splitmix64 finalizer
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    int start = first + (int)(x % (uint64_t)(last - first - 1000));
+    snprintf (buf, size, "tcp://127.0.0.1:*[%d-%d]", start, last);
 }
 
 void h_cluster_init (h_cluster_t *cluster, uint32_t replicas, int heartbeat_ms)
@@ -39,13 +75,15 @@ void h_cluster_init (h_cluster_t *cluster, uint32_t replicas, int heartbeat_ms)
         snprintf (cluster->dir, sizeof cluster->dir, "/tmp");
     cluster->replicas = replicas;
     cluster->heartbeat_ms = heartbeat_ms;
-    cluster->pub_port = h_free_port ();
-    cluster->peer_port = h_free_port ();
-    cluster->master.client_port = h_free_port ();
     snprintf (cluster->master.id, sizeof cluster->master.id, "master");
+    snprintf (cluster->master.ready_path, sizeof cluster->master.ready_path, "%s/master.ready",
+              cluster->dir);
     for (int i = 0; i < H_MAX_NODES; i++) {
-        cluster->secondaries[i].client_port = h_free_port ();
-        snprintf (cluster->secondaries[i].id, sizeof cluster->secondaries[i].id, "s%d", i + 1);
+        h_node_t *node = &cluster->secondaries[i];
+        snprintf (node->id, sizeof node->id, "s%d", i + 1);
+        //  By position, not id: a test may give two nodes the same id.
+        snprintf (node->ready_path, sizeof node->ready_path, "%s/secondary-%d.ready", cluster->dir,
+                  i);
     }
 }
 
@@ -77,10 +115,55 @@ static int s_split (char *extra, char **argv, int n, int max)
     return n;
 }
 
-static void s_start (h_cluster_t *cluster, h_node_t *node, bool master, const char *extra)
+//  Wait for NODE's ready file and take its ports from it. False if the node
+//  exits first (left unreaped for the caller) or never writes it.
+static bool s_wait_ready (h_cluster_t *cluster, h_node_t *node, bool master)
+{
+    const int timeout_ms = 30000; //  a loaded machine, sanitizers
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (node->pid > 0 && zclock_mono () < deadline) {
+        FILE *f = fopen (node->ready_path, "r");
+        if (f) {
+            //  Renamed into place whole by rlogd: never seen half written.
+            char line[128] = "";
+            if (!fgets (line, sizeof line, f))
+                line[0] = 0;
+            fclose (f);
+            int client = 0, pub = 0, peer = 0;
+            int n = sscanf (line, "client=%d pub=%d peer=%d", &client, &pub, &peer);
+            if (client > 0 && (!master || (n == 3 && pub > 0 && peer > 0))) {
+                node->client_port = client;
+                if (master) {
+                    cluster->pub_port = pub;
+                    cluster->peer_port = peer;
+                }
+                return true;
+            }
+            fprintf (stderr, "harness: %s: unexpected ready file %s: '%s'\n", node->id,
+                     node->ready_path, line);
+            return false;
+        }
+        siginfo_t info;
+        memset (&info, 0, sizeof info);
+        if (waitid (P_PID, (id_t)node->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            info.si_pid == node->pid)
+            return false;
+        zclock_sleep (5); //  polling interval of a condition, not a guess
+    }
+    if (node->pid > 0)
+        fprintf (stderr, "harness: %s reported no ports within %d ms (see %s)\n", node->id,
+                 timeout_ms, node->log_path);
+    return false;
+}
+
+static bool s_start (h_cluster_t *cluster, h_node_t *node, bool master, const char *extra)
 {
     char client[64], pub[64], peer[64], hb[16], replicas[16];
-    snprintf (client, sizeof client, "tcp://127.0.0.1:%d", node->client_port);
+    if (!master && (cluster->pub_port <= 0 || cluster->peer_port <= 0)) {
+        fprintf (stderr, "harness: start the master before secondary %s\n", node->id);
+        return false;
+    }
+    s_bind_endpoint (client, sizeof client, node->client_port);
     snprintf (hb, sizeof hb, "%d", cluster->heartbeat_ms);
     snprintf (node->log_path, sizeof node->log_path, "%s/%s.log", cluster->dir, node->id);
     snprintf (node->extra, sizeof node->extra, "%s", extra ? extra : "");
@@ -88,8 +171,8 @@ static void s_start (h_cluster_t *cluster, h_node_t *node, bool master, const ch
     int n = 0;
     argv[n++] = (char *)RLOG_BUILD_DIR "/rlogd";
     if (master) {
-        snprintf (pub, sizeof pub, "tcp://127.0.0.1:%d", cluster->pub_port);
-        snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", cluster->peer_port);
+        s_bind_endpoint (pub, sizeof pub, cluster->pub_port);
+        s_bind_endpoint (peer, sizeof peer, cluster->peer_port);
         snprintf (replicas, sizeof replicas, "%u", cluster->replicas);
         argv[n++] = (char *)"master";
         argv[n++] = (char *)"--replicas";
@@ -113,21 +196,25 @@ static void s_start (h_cluster_t *cluster, h_node_t *node, bool master, const ch
     argv[n++] = client;
     argv[n++] = (char *)"--heartbeat-ms";
     argv[n++] = hb;
+    argv[n++] = (char *)"--ready-file";
+    argv[n++] = node->ready_path;
     char extra_copy[512];
     snprintf (extra_copy, sizeof extra_copy, "%s", node->extra);
     n = s_split (extra_copy, argv, n, 64);
     argv[n] = NULL;
+    unlink (node->ready_path);
     node->pid = s_spawn (node, argv);
+    return s_wait_ready (cluster, node, master);
 }
 
-void h_start_master (h_cluster_t *cluster, const char *extra)
+bool h_start_master (h_cluster_t *cluster, const char *extra)
 {
-    s_start (cluster, &cluster->master, true, extra);
+    return s_start (cluster, &cluster->master, true, extra);
 }
 
-void h_start_secondary (h_cluster_t *cluster, int i, const char *extra)
+bool h_start_secondary (h_cluster_t *cluster, int i, const char *extra)
 {
-    s_start (cluster, &cluster->secondaries[i], false, extra);
+    return s_start (cluster, &cluster->secondaries[i], false, extra);
 }
 
 void h_stop (h_node_t *node, int sig)

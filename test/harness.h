@@ -4,6 +4,12 @@
     worker even when the worker crashes or times out, and h_cluster_destroy
     kills and reaps all of them on the normal path. Waits are polls of a
     condition with a deadline, never bare sleeps.
+
+    Ports: criterion runs tests in parallel, so no port is picked by the
+    harness and handed over (another test could take it in between). A
+    node's first start binds free ports itself and reports them in its
+    --ready-file, which h_start_* waits for; a restarted node asks for the
+    ports it had, so clients and secondaries find it where it was.
 */
 #ifndef HARNESS_H_INCLUDED
 #define HARNESS_H_INCLUDED
@@ -17,15 +23,16 @@
 
 typedef struct {
     pid_t pid;
-    int client_port;
+    int client_port; //  0 until the node has started once
     char id[32];
     char log_path[320];
-    char extra[512]; //  extra flags, space separated
+    char ready_path[320]; //  where rlogd reports its bound ports
+    char extra[512];      //  extra flags, space separated
 } h_node_t;
 
 typedef struct {
     char dir[128]; //  temp dir with one log file per process
-    int pub_port;
+    int pub_port;  //  the master's, 0 until it has started once
     int peer_port;
     int heartbeat_ms;
     uint32_t replicas;
@@ -33,16 +40,23 @@ typedef struct {
     h_node_t secondaries[H_MAX_NODES];
 } h_cluster_t;
 
-//  A free TCP port on 127.0.0.1 (bound then released).
-int h_free_port (void);
+//  A port on 127.0.0.1 where nothing listens: connections to it are
+//  refused. *FD holds it (bound, not listening) so that nobody else can
+//  listen there meanwhile; close it when done.
+int h_dead_port (int *fd);
 
 //  Fill CLUSTER for a master with REPLICAS secondaries (nothing started).
 void h_cluster_init (h_cluster_t *cluster, uint32_t replicas, int heartbeat_ms);
 
-//  Start the master; EXTRA are extra rlogd flags ("" for none).
-void h_start_master (h_cluster_t *cluster, const char *extra);
-//  Start secondary I (0-based, id "s<I+1>") with EXTRA flags.
-void h_start_secondary (h_cluster_t *cluster, int i, const char *extra);
+//  Start the master; EXTRA are extra rlogd flags ("" for none). Returns
+//  once its sockets are bound (true), or once it has exited or failed to
+//  report its ports in time (false; an exited node is left unreaped, so the
+//  caller can waitpid for its status).
+bool h_start_master (h_cluster_t *cluster, const char *extra);
+//  Start secondary I (0-based, id "s<I+1>") with EXTRA flags, the same way.
+//  The master must have been started before (its ports are the secondary's
+//  to connect to).
+bool h_start_secondary (h_cluster_t *cluster, int i, const char *extra);
 
 //  Send SIG to a node and wait for it to exit (SIGKILL after 5 s).
 void h_stop (h_node_t *node, int sig);

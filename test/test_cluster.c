@@ -6,6 +6,7 @@
 #include <czmq.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 static h_cluster_t s_cluster;
@@ -39,24 +40,30 @@ static uint64_t s_append (rlog_client_t *client, const char *text, int w, int ti
     return result.seq;
 }
 
+//  An append in a thread of its own. RC and SEQ are read after the join;
+//  DONE is read while it runs.
 typedef struct {
     h_node_t *node;
     const char *text;
     int w;
     int rc;
     uint64_t seq;
-    volatile bool done;
+    atomic_bool done;
+    int retry_ms; //  0: h_client's
+    int retries;
 } async_append_t;
 
 static void *s_append_thread (void *arg)
 {
     async_append_t *a = (async_append_t *)arg;
     rlog_client_t *client = h_client (a->node);
+    if (a->retry_ms)
+        rlog_client_set_retry (client, a->retry_ms, a->retries);
     rlog_append_result_t result;
     a->rc = rlog_client_append (client, a->text, strlen (a->text), a->w, 0, &result);
     a->seq = result.seq;
     rlog_client_destroy (&client);
-    a->done = true;
+    atomic_store (&a->done, true);
     return NULL;
 }
 
@@ -83,7 +90,7 @@ Test (cluster, selfcheck)
     cr_assert_eq (s_append (client, "Msg1", 1, 0, RLOG_OK), 1);
     cr_assert_eq (s_append (client, "Msg2", 2, 0, RLOG_OK), 2);
 
-    async_append_t msg3 = {&s_cluster.master, "Msg3", 3, -1, 0, false};
+    async_append_t msg3 = {&s_cluster.master, "Msg3", 3, -1, 0, false, 0, 0};
     pthread_t thread;
     cr_assert_eq (pthread_create (&thread, NULL, s_append_thread, &msg3), 0);
     //  Msg3 is parked; Msg4 from another client must not wait behind it.
@@ -92,7 +99,7 @@ Test (cluster, selfcheck)
     int64_t start = zclock_mono ();
     cr_assert_eq (s_append (client, "Msg4", 1, 0, RLOG_OK), 4);
     cr_assert_lt (zclock_mono () - start, 3000, "w=1 append waited behind a w=3 one");
-    cr_assert (!msg3.done, "w=3 completed with only 2 of 3 nodes up");
+    cr_assert (!atomic_load (&msg3.done), "w=3 completed with only 2 of 3 nodes up");
 
     h_start_secondary (&s_cluster, 1, "");
     cr_assert_eq (pthread_join (thread, NULL), 0);
@@ -181,33 +188,184 @@ Test (cluster, quorum_read_only)
     rlog_client_destroy (&client);
 }
 
+//  A hop between clients and the master: each client connection (a REQ
+//  socket's routing id) gets a DEALER of its own toward the master, so every
+//  reply finds its way back, and the APPENDs that pass are counted. The
+//  hop never drops a connection to the master: whatever a client sent
+//  reaches the master, even from a REQ socket the client has given up on.
+#define HOP_ROUTES 64
+
+typedef struct {
+    int master_port;
+    int port;              //  clients connect here (set before the actor signals)
+    atomic_int appends;    //  APPEND requests forwarded
+    atomic_int append_ids; //  distinct (client id, request id) among them
+    uint8_t keys[HOP_ROUTES][80];
+} hop_t;
+
+//  Count APPEND REQ, and whether its (client id, request id) is new.
+static void s_hop_count (hop_t *hop, const proto_msg_t *req)
+{
+    uint8_t key[80] = {0};
+    key[0] = (uint8_t)req->client_id_size;
+    memcpy (key + 1, &req->req_id, sizeof req->req_id);
+    memcpy (key + 9, req->client_id, req->client_id_size < 64 ? req->client_id_size : 64);
+    int seen = atomic_load (&hop->append_ids);
+    bool fresh = true;
+    for (int i = 0; i < seen && fresh; i++)
+        fresh = memcmp (hop->keys[i], key, sizeof key) != 0;
+    if (fresh && seen < HOP_ROUTES) {
+        memcpy (hop->keys[seen], key, sizeof key);
+        atomic_store (&hop->append_ids, seen + 1);
+    }
+    atomic_fetch_add (&hop->appends, 1);
+}
+
+static void s_hop_actor (zsock_t *pipe, void *args)
+{
+    hop_t *hop = (hop_t *)args;
+    zsock_t *front = zsock_new (ZMQ_ROUTER);
+    hop->port = zsock_bind (front, "tcp://127.0.0.1:*");
+    zframe_t *ids[HOP_ROUTES];
+    zsock_t *backs[HOP_ROUTES];
+    size_t routes = 0;
+    zpoller_t *poller = zpoller_new (pipe, front, NULL);
+    proto_decoder_t *decoder = proto_decoder_new (1 << 20);
+    zsock_signal (pipe, 0);
+    while (hop->port > 0) {
+        void *which = zpoller_wait (poller, -1);
+        if (!which || which == pipe)
+            break;
+        if (which == front) {
+            zmsg_t *msg = zmsg_recv (front); //  [routing id]["" ][body]
+            zframe_t *id = msg ? zmsg_pop (msg) : NULL;
+            zframe_t *body = msg ? zmsg_last (msg) : NULL;
+            size_t r = 0;
+            while (id && r < routes && !zframe_eq (ids[r], id))
+                r++;
+            if (id && r == routes && routes < HOP_ROUTES) {
+                ids[r] = zframe_dup (id);
+                backs[r] = zsock_new (ZMQ_DEALER);
+                zsock_set_linger (backs[r], 0);
+                zsock_connect (backs[r], "tcp://127.0.0.1:%d", hop->master_port);
+                zpoller_add (poller, backs[r]);
+                routes++;
+            }
+            proto_msg_t req;
+            if (body &&
+                proto_decode (decoder, zframe_data (body), zframe_size (body), &req) == RLOG_OK &&
+                req.type == PROTO_APPEND)
+                s_hop_count (hop, &req);
+            if (id && r < routes)
+                zmsg_send (&msg, backs[r]); //  ["" ][body], as a REQ sends it
+            zframe_destroy (&id);
+            zmsg_destroy (&msg);
+            continue;
+        }
+        for (size_t r = 0; r < routes; r++)
+            if (which == backs[r]) {
+                zmsg_t *reply = zmsg_recv (backs[r]);
+                zframe_t *id = zframe_dup (ids[r]);
+                if (reply && zmsg_prepend (reply, &id) == 0)
+                    zmsg_send (&reply, front); //  a closed REQ's reply is dropped
+                zframe_destroy (&id);
+                zmsg_destroy (&reply);
+            }
+    }
+    for (size_t r = 0; r < routes; r++) {
+        zframe_destroy (&ids[r]);
+        zsock_destroy (&backs[r]);
+    }
+    proto_decoder_destroy (&decoder);
+    zpoller_destroy (&poller);
+    zsock_destroy (&front);
+}
+
 //  Idempotent retry: a client that resends the same (client id, request id)
 //  gets the original seq. logcli's retry path is the same library call, so
-//  this drives it through a master paused long enough to lose the reply.
+//  this drives it through a master paused long enough to lose the reply:
+//  the first attempt goes unanswered, the library probes, opens a fresh REQ
+//  and resends. The hop shows the resend happen (no guessing how long is
+//  long enough) and delivers both copies to the master, which must store
+//  the message once.
 Test (cluster, retry_after_pause_is_deduplicated)
 {
     h_cluster_init (&s_cluster, 0, 50);
     h_start_master (&s_cluster, "");
     int one = 1;
     s_wait_healthy (one);
-    char ep[64];
-    rlog_client_t *client = rlog_client_new (h_endpoint (&s_cluster.master, ep, sizeof ep));
-    rlog_client_set_retry (client, 200, 20);
+    hop_t hop;
+    memset (&hop, 0, sizeof hop);
+    hop.master_port = s_cluster.master.client_port;
+    zactor_t *hop_actor = zactor_new (s_hop_actor, &hop);
+    cr_assert (hop_actor && hop.port > 0, "cannot start the hop");
+    h_node_t via_hop = {.client_port = hop.port, .id = "hop"};
+    rlog_client_t *client = h_client (&via_hop);
     cr_assert_eq (s_append (client, "before", 1, 0, RLOG_OK), 1);
-    //  Pause the master: the first attempt goes unanswered, the library
-    //  probes, reopens its REQ and resends until the master resumes.
+    cr_assert_eq (atomic_load (&hop.appends), 1);
+    rlog_client_destroy (&client);
+
     kill (s_cluster.master.pid, SIGSTOP);
-    async_append_t a = {&s_cluster.master, "during", 1, -1, 0, false};
+    async_append_t a = {&via_hop, "during", 1, -1, 0, false, 200, 20};
     pthread_t thread;
     cr_assert_eq (pthread_create (&thread, NULL, s_append_thread, &a), 0);
-    zclock_sleep (700); //  deliberately outlast two retry periods of the client
+    //  "before", the first attempt of "during", and a resend of it.
+    int64_t deadline = zclock_mono () + 20000;
+    while (atomic_load (&hop.appends) < 3 && !atomic_load (&a.done) && zclock_mono () < deadline)
+        zclock_sleep (10); //  polling interval of a condition, not a guess
+    int sent = atomic_load (&hop.appends);
     kill (s_cluster.master.pid, SIGCONT);
     pthread_join (thread, NULL);
+    zactor_destroy (&hop_actor);
+    cr_assert_geq (sent, 3, "the client never resent the append (%d APPENDs seen)", sent);
+    cr_assert_eq (atomic_load (&hop.append_ids), 2, "a resend carried a new request id");
     cr_assert_eq (a.rc, RLOG_OK, "append across a pause: %d", a.rc);
     cr_assert_eq (a.seq, 2);
+    //  The master got "during" at least twice and stored it once.
     const char *expect[] = {"before", "during"};
     s_assert_list (&s_cluster.master, expect, 2);
+}
+
+//  rlogd binds any free port for "*" or 0 and names them in its ready file,
+//  written whole (no temporary file left behind) once every socket is bound.
+Test (cluster, rlogd_reports_bound_ports_in_ready_file)
+{
+    h_cluster_init (&s_cluster, 1, 50);
+    //  The last --client wins over the harness's own.
+    cr_assert (h_start_master (&s_cluster, "--client tcp://127.0.0.1:0"));
+    cr_assert (h_start_secondary (&s_cluster, 0, "--client tcp://127.0.0.1:*"));
+    FILE *f = fopen (s_cluster.master.ready_path, "r");
+    cr_assert_not_null (f);
+    char line[128] = "", more[16] = "";
+    cr_assert_not_null (fgets (line, sizeof line, f));
+    cr_assert_null (fgets (more, sizeof more, f), "a second line: %s", more);
+    fclose (f);
+    char expect[128];
+    snprintf (expect, sizeof expect, "client=%d pub=%d peer=%d\n", s_cluster.master.client_port,
+              s_cluster.pub_port, s_cluster.peer_port);
+    cr_assert_str_eq (line, expect);
+    cr_assert_gt (s_cluster.master.client_port, 0);
+    f = fopen (s_cluster.secondaries[0].ready_path, "r");
+    cr_assert_not_null (f);
+    cr_assert_not_null (fgets (line, sizeof line, f));
+    fclose (f);
+    snprintf (expect, sizeof expect, "client=%d\n", s_cluster.secondaries[0].client_port);
+    cr_assert_str_eq (line, expect);
+    //  The ports are the real ones: the secondary found the master through
+    //  them, and both answer on theirs.
+    s_wait_healthy (2);
+    rlog_client_t *client = h_client (&s_cluster.secondaries[0]);
+    rlog_status_t status;
+    cr_assert_eq (rlog_client_status (client, &status), RLOG_OK, "%s", rlog_client_error (client));
+    cr_assert_str_eq (status.role, "secondary");
     rlog_client_destroy (&client);
+    char cmd[400], out[256];
+    snprintf (cmd, sizeof cmd, "ls -a '%s' | grep -c tmp", s_cluster.dir);
+    FILE *p = popen (cmd, "r");
+    cr_assert_not_null (p);
+    cr_assert_not_null (fgets (out, sizeof out, p));
+    pclose (p);
+    cr_assert_str_eq (out, "0\n", "temporary files left in %s", s_cluster.dir);
 }
 
 //  A late secondary catches up 100,000 entries, then follows live.
@@ -469,12 +627,17 @@ Test (cluster, logcli_black_box)
 {
     h_cluster_init (&s_cluster, 1, 50);
     char out[4096], ep[64], sep[64];
-    h_endpoint (&s_cluster.master, ep, sizeof ep);
-    h_endpoint (&s_cluster.secondaries[0], sep, sizeof sep);
-    //  Nothing listening yet: unreachable, exit 5, one clear line.
-    cr_assert_eq (h_logcli (out, sizeof out, "-e %s --retry-ms 100 --retries 2 status", ep), 5);
+    //  Nothing listening: unreachable, exit 5, one clear line.
+    int dead_fd;
+    int dead = h_dead_port (&dead_fd);
+    cr_assert_gt (dead, 0);
+    cr_assert_eq (
+        h_logcli (out, sizeof out, "-e tcp://127.0.0.1:%d --retry-ms 100 --retries 2 status", dead),
+        5);
+    close (dead_fd);
     cr_assert (strstr (out, "no reply from"), "%s", out);
     h_start_master (&s_cluster, "");
+    h_endpoint (&s_cluster.master, ep, sizeof ep);
     int one = 1;
     //  Master alone with 1 secondary configured: quorum 2, so read-only.
     cr_assert (h_wait_status (&s_cluster.master, h_pred_head, &(uint64_t){0}, 5000));
@@ -482,6 +645,7 @@ Test (cluster, logcli_black_box)
     cr_assert_eq (h_logcli (out, sizeof out, "-e %s append hello", ep), 3, "%s", out);
     cr_assert (strstr (out, "read-only"), "%s", out);
     h_start_secondary (&s_cluster, 0, "");
+    h_endpoint (&s_cluster.secondaries[0], sep, sizeof sep);
     s_wait_healthy (2);
     cr_assert_eq (h_logcli (out, sizeof out, "-e %s append -w 2 'hello world'", ep), 0, "%s", out);
     cr_assert_str_eq (out, "1\n");
@@ -636,7 +800,7 @@ Test (cluster, graceful_shutdown_answers_waiters)
     h_start_master (&s_cluster, "");
     h_start_secondary (&s_cluster, 0, "");
     s_wait_healthy (2);
-    async_append_t a = {&s_cluster.master, "parked", 3, -1, 0, false};
+    async_append_t a = {&s_cluster.master, "parked", 3, -1, 0, false, 0, 0};
     pthread_t thread;
     cr_assert_eq (pthread_create (&thread, NULL, s_append_thread, &a), 0);
     uint64_t one = 1;
@@ -704,7 +868,10 @@ static void *s_status_thread (void *arg)
 Test (cluster, clients_in_parallel_threads)
 {
     char ep[64];
-    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", h_free_port ());
+    int dead_fd;
+    int port = h_dead_port (&dead_fd);
+    cr_assert_gt (port, 0);
+    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", port);
     pthread_barrier_t barrier;
     pthread_barrier_init (&barrier, NULL, PARALLEL_CLIENTS);
     parallel_t p = {&barrier, ep};
@@ -717,4 +884,5 @@ Test (cluster, clients_in_parallel_threads)
         cr_assert_eq ((int)(intptr_t)rc, RLOG_UNREACHABLE, "nothing listens there");
     }
     pthread_barrier_destroy (&barrier);
+    close (dead_fd);
 }

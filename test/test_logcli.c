@@ -590,7 +590,6 @@ Test (logcli, exit_code_3_refused)
     h_start_master (&s_cluster, "");
     char ep[64], sep[64], out[4096];
     h_endpoint (&s_cluster.master, ep, sizeof ep);
-    h_endpoint (&s_cluster.secondaries[0], sep, sizeof sep);
     uint64_t zero = 0;
     cr_assert (h_wait_status (&s_cluster.master, h_pred_head, &zero, 5000));
     //  Read-only (1 of 2 healthy, quorum 2): single and bulk.
@@ -601,6 +600,7 @@ Test (logcli, exit_code_3_refused)
     cr_assert (strstr (out, "line 1: read-only"), "%s", out);
     cr_assert (strstr (out, "appended 0 of 2 (2 refused, 0 timed out)\n"), "%s", out);
     h_start_secondary (&s_cluster, 0, "");
+    h_endpoint (&s_cluster.secondaries[0], sep, sizeof sep);
     s_wait_healthy (2);
     //  Write concern out of range.
     cr_assert_eq (s_sh (out, sizeof out, "%s -e %s append -w 3 x 2>&1", LOGCLI, ep), 3);
@@ -651,7 +651,9 @@ Test (logcli, exit_code_4_timed_out)
 
 Test (logcli, exit_code_5_unreachable)
 {
-    int port = h_free_port ();
+    int dead_fd;
+    int port = h_dead_port (&dead_fd);
+    cr_assert_gt (port, 0);
     char out[4096];
     const char *cases[] = {"status", "list", "list --follow", "append x", "status --json"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -668,6 +670,7 @@ Test (logcli, exit_code_5_unreachable)
     cr_assert_eq (rc, 5, "exit %d: %s", rc, out);
     cr_assert (strstr (out, "3 appends may or may not have been stored"), "%s", out);
     cr_assert (strstr (out, "appended 0 of 3 (0 refused, 0 timed out, 3 unanswered)\n"), "%s", out);
+    close (dead_fd);
 }
 
 //  SIGINT in the middle of append -: a summary of what was done, exit 130.
