@@ -79,4 +79,4 @@ clean:
 -include $(wildcard $(BUILD)/*.d $(BUILD)/test/*.d)
 
 # Feature areas keep their targets in their own files.
--include bench/bench.mk compose/compose.mk test/faults.mk fuzz/fuzz.mk install.mk
+-include bench/bench.mk compose/compose.mk compose/swarm.mk deploy/k8s/k8s.mk test/faults.mk fuzz/fuzz.mk install.mk
