@@ -68,7 +68,8 @@ static const char *s_usage_text =
     "  keygen NAME                     write a CURVE certificate: NAME (public;\n"
     "              goes into the nodes' allow directory) and NAME_secret (private)\n"
     "\n"
-    "options:\n"
+    "options (before or after the command; \"--\" ends them, so append -- -x\n"
+    "appends -x):\n"
     "  -e, --endpoint ENDPOINT   node to talk to (env RLOG_ENDPOINT,\n"
     "                            default tcp://127.0.0.1:5555)\n"
     "  --curve-secret FILE       CURVE: our certificate (FILE and FILE_secret,\n"
@@ -704,8 +705,15 @@ static int s_append (context_t *ctx, int argc, char **argv)
 {
     uint64_t w = 1, timeout = 0, window = 0;
     const char *message = NULL;
+    bool literal = false; //  after "--": a message, whatever it looks like
     for (int i = 0; i < argc; i++) {
-        if (streq_opt (argv[i], "-w") || streq_opt (argv[i], "-t")) {
+        if (literal) {
+            if (message)
+                return s_usage_error ("append: one MESSAGE only (quote it): '%s'", argv[i]);
+            message = argv[i];
+        } else if (streq_opt (argv[i], "--"))
+            literal = true;
+        else if (streq_opt (argv[i], "-w") || streq_opt (argv[i], "-t")) {
             uint64_t *target = argv[i][1] == 'w' ? &w : &timeout;
             if (i + 1 >= argc || s_number (argv[i + 1], target) != 0)
                 return s_usage_error ("append: %s needs a non-negative number", argv[i]);
@@ -783,6 +791,8 @@ static int s_list (context_t *ctx, int argc, char **argv)
     bool follow = false;
     list_state_t state = {false, 0, 0, 0};
     for (int i = 0; i < argc; i++) {
+        if (streq_opt (argv[i], "--"))
+            continue;
         if (streq_opt (argv[i], "--json"))
             state.json = true;
         else if (streq_opt (argv[i], "--follow"))
@@ -962,6 +972,8 @@ static int s_status (context_t *ctx, int argc, char **argv)
 {
     bool json = false, watch = false;
     for (int i = 0; i < argc; i++) {
+        if (streq_opt (argv[i], "--"))
+            continue;
         if (streq_opt (argv[i], "--json"))
             json = true;
         else if (streq_opt (argv[i], "--watch"))
@@ -1034,48 +1046,20 @@ static int s_keygen (int argc, char **argv)
     return 0;
 }
 
-int main (int argc, char **argv)
+//  A command option that takes a value: the value is passed along with it,
+//  never read as a global option ("-w -e" is a bad -w, not -e).
+static bool s_command_takes_value (const char *arg)
 {
-    const char *endpoint = getenv ("RLOG_ENDPOINT");
-    if (!endpoint || !*endpoint)
-        endpoint = "tcp://127.0.0.1:5555";
-    const char *curve_secret = getenv ("RLOG_CURVE_SECRET");
-    const char *server_key = getenv ("RLOG_SERVER_KEY");
-    uint64_t retry_ms = 1000, retries = 3;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (streq_opt (argv[i], "-h") || streq_opt (argv[i], "--help")) {
-            fputs (s_usage_text, stdout);
-            return 0;
-        }
-        if (i + 1 >= argc)
-            return s_usage_error ("%s needs a value", argv[i]);
-        if (streq_opt (argv[i], "-e") || streq_opt (argv[i], "--endpoint"))
-            endpoint = argv[++i];
-        else if (streq_opt (argv[i], "--curve-secret"))
-            curve_secret = argv[++i];
-        else if (streq_opt (argv[i], "--server-key"))
-            server_key = argv[++i];
-        else if (streq_opt (argv[i], "--retry-ms") || streq_opt (argv[i], "--retries")) {
-            uint64_t *target = argv[i][7] == '-' ? &retry_ms : &retries;
-            if (s_number (argv[i + 1], target) != 0 || *target < 1 || *target > 3600000)
-                return s_usage_error ("%s needs a positive number", argv[i]);
-            i++;
-        } else
-            return s_usage_error ("unknown option '%s'", argv[i]);
-    }
-    if (i >= argc)
-        return s_usage_error ("missing COMMAND (append, list, status or keygen)%s", "");
-    const char *command = argv[i++];
-    bool help = false;
-    for (int k = i; k < argc; k++)
-        help |= streq_opt (argv[k], "-h") || streq_opt (argv[k], "--help");
-    if (help) {
-        fputs (s_usage_text, stdout);
-        return 0;
-    }
+    return streq_opt (arg, "-w") || streq_opt (arg, "-t") || streq_opt (arg, "--window") ||
+           streq_opt (arg, "--from") || streq_opt (arg, "--limit");
+}
+
+//  COMMAND with its ARGC arguments ARGV, global options already read.
+static int s_run (const char *command, int argc, char **argv, const char *endpoint,
+                  const char *curve_secret, const char *server_key, int retry_ms, int retries)
+{
     if (streq_opt (command, "keygen"))
-        return s_keygen (argc - i, argv + i);
+        return s_keygen (argc, argv);
     int (*run) (context_t *, int, char **) = NULL;
     if (streq_opt (command, "append"))
         run = s_append;
@@ -1091,15 +1075,11 @@ int main (int argc, char **argv)
         server_key = NULL;
     if (!curve_secret != !server_key)
         return s_usage_error ("--curve-secret and --server-key go together%s", "");
-    context_t ctx = {rlog_client_new (endpoint),
-                     endpoint,
-                     (int)retry_ms,
-                     (int)retries,
-                     curve_secret,
-                     server_key};
+    context_t ctx = {
+        rlog_client_new (endpoint), endpoint, retry_ms, retries, curve_secret, server_key};
     if (!ctx.client)
         return s_usage_error ("bad endpoint '%s' (expected e.g. tcp://127.0.0.1:5555)", endpoint);
-    rlog_client_set_retry (ctx.client, (int)retry_ms, (int)retries);
+    rlog_client_set_retry (ctx.client, retry_ms, retries);
     if (curve_secret && rlog_client_set_curve (ctx.client, curve_secret, server_key) != RLOG_OK) {
         int rc = s_usage_error ("%s", rlog_client_error (ctx.client));
         rlog_client_destroy (&ctx.client);
@@ -1108,7 +1088,7 @@ int main (int argc, char **argv)
     //  Installs czmq's SIGINT/SIGTERM handler now rather than at the first
     //  socket, so a signal is never the default kill in our loops.
     zsys_init ();
-    int rc = run (&ctx, argc - i, argv + i);
+    int rc = run (&ctx, argc, argv);
     if (zsys_interrupted) {
         //  czmq restores the default action when it shuts down at exit; a
         //  second Ctrl-C then would turn the exit status we chose into
@@ -1118,5 +1098,87 @@ int main (int argc, char **argv)
         signal (SIGTERM, SIG_IGN);
     }
     rlog_client_destroy (&ctx.client);
+    return rc;
+}
+
+int main (int argc, char **argv)
+{
+    const char *endpoint = getenv ("RLOG_ENDPOINT");
+    if (!endpoint || !*endpoint)
+        endpoint = "tcp://127.0.0.1:5555";
+    const char *curve_secret = getenv ("RLOG_CURVE_SECRET");
+    const char *server_key = getenv ("RLOG_SERVER_KEY");
+    uint64_t retry_ms = 1000, retries = 3;
+    //  Global options go anywhere, before or after the command, as with git
+    //  or kubectl; "--" ends the options (what follows is the command's, even
+    //  a message that starts with a dash). The rest, in order, is the
+    //  command's.
+    const char *command = NULL;
+    char **args = (char **)calloc ((size_t)argc + 1, sizeof (char *));
+    if (!args) {
+        fprintf (stderr, "logcli: out of memory\n");
+        return 1;
+    }
+    int nargs = 0;
+    bool literal = false;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (!literal && streq_opt (a, "--")) {
+            literal = true;
+            if (command)
+                args[nargs++] = a;
+            continue;
+        }
+        if (literal || a[0] != '-' || !a[1]) {
+            if (command)
+                args[nargs++] = a;
+            else
+                command = a;
+            continue;
+        }
+        if (streq_opt (a, "-h") || streq_opt (a, "--help")) {
+            free (args);
+            fputs (s_usage_text, stdout);
+            return 0;
+        }
+        bool global = streq_opt (a, "-e") || streq_opt (a, "--endpoint") ||
+                      streq_opt (a, "--curve-secret") || streq_opt (a, "--server-key") ||
+                      streq_opt (a, "--retry-ms") || streq_opt (a, "--retries");
+        if (!global && command) {
+            //  The command's own option: its parser judges it.
+            args[nargs++] = a;
+            if (s_command_takes_value (a) && i + 1 < argc)
+                args[nargs++] = argv[++i];
+            continue;
+        }
+        int rc = 0;
+        if (!global)
+            rc = s_usage_error ("unknown option '%s'", a);
+        else if (i + 1 >= argc)
+            rc = s_usage_error ("%s needs a value", a);
+        else if (streq_opt (a, "-e") || streq_opt (a, "--endpoint"))
+            endpoint = argv[++i];
+        else if (streq_opt (a, "--curve-secret"))
+            curve_secret = argv[++i];
+        else if (streq_opt (a, "--server-key"))
+            server_key = argv[++i];
+        else {
+            uint64_t *target = a[7] == '-' ? &retry_ms : &retries;
+            if (s_number (argv[i + 1], target) != 0 || *target < 1 || *target > 3600000)
+                rc = s_usage_error ("%s needs a positive number", a);
+            i++;
+        }
+        if (rc) {
+            free (args);
+            return rc;
+        }
+    }
+    if (!command) {
+        free (args);
+        return s_usage_error ("missing COMMAND (append, list, status or keygen)%s", "");
+    }
+    int rc = s_run (command, nargs, args, endpoint, curve_secret, server_key, (int)retry_ms,
+                    (int)retries);
+    free (args);
     return rc;
 }

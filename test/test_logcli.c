@@ -673,6 +673,36 @@ Test (logcli, exit_code_5_unreachable)
     close (dead_fd);
 }
 
+//  Global options go anywhere, as with git or kubectl; "--" ends them.
+Test (logcli, global_options_after_the_command)
+{
+    h_cluster_init (&s_cluster, 0, 50);
+    cr_assert (h_start_master (&s_cluster, ""));
+    int one = 1;
+    s_wait_healthy (one);
+    char ep[64], out[4096];
+    h_endpoint (&s_cluster.master, ep, sizeof ep);
+    int rc = s_sh (out, sizeof out, "printf 'a\\nb\\n' | %s append --retry-ms 200 - -e %s 2>&1",
+                   LOGCLI, ep);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_str_eq (out, "appended 2 of 2 (0 refused, 0 timed out)\n");
+    cr_assert_eq (s_sh (out, sizeof out, "%s append -w 1 -e %s --retries 2 -- -x 2>&1", LOGCLI, ep),
+                  0, "%s", out);
+    cr_assert_str_eq (out, "3\n");
+    cr_assert_eq (s_sh (out, sizeof out, "%s list -e %s --from 2 --retry-ms 500 2>&1", LOGCLI, ep),
+                  0, "%s", out);
+    cr_assert_str_eq (out, "b\n-x\n");
+    cr_assert_eq (s_sh (out, sizeof out, "%s status --json --endpoint %s 2>&1", LOGCLI, ep), 0,
+                  "%s", out);
+    cr_assert (strstr (out, "\"role\":\"master\""), "%s", out);
+    //  Still usage errors, wherever they stand.
+    const char *bad[] = {"list -e", "status --retries 0", "list --from 1 --bogus", "-x list"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rc = s_sh (out, sizeof out, "%s %s </dev/null 2>&1", LOGCLI, bad[i]);
+        cr_expect_eq (rc, 2, "'logcli %s' exited %d: %s", bad[i], rc, out);
+    }
+}
+
 //  SIGINT in the middle of append -: a summary of what was done, exit 130.
 Test (logcli, interrupted_bulk_append_reports)
 {
