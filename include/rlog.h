@@ -51,21 +51,21 @@ extern "C" {
 //  Error codes. The same numbers travel on the wire (docs/PROTOCOL.md).
 typedef enum {
     RLOG_OK = 0,
-    RLOG_TIMEOUT = 1,       //  appended, but fewer than w nodes hold it yet
-    RLOG_READ_ONLY = 2,     //  master lacks a quorum of healthy nodes
-    RLOG_BAD_W = 3,         //  w outside 1..replicas+1
-    RLOG_TOO_LARGE = 4,     //  message larger than the node's limit
-    RLOG_EMPTY = 5,         //  empty messages are refused
-    RLOG_NOT_MASTER = 6,    //  appends go to the master only
-    RLOG_BUSY = 7,          //  a bounded queue is full; retry later
-    RLOG_MALFORMED = 8,     //  frame could not be decoded
-    RLOG_BAD_VERSION = 9,   //  unknown protocol version
-    RLOG_UNKNOWN_TYPE = 10, //  unknown or misplaced message type
-    RLOG_STALE = 11,        //  request id older than the dedup window
-    RLOG_UNREACHABLE = 12,  //  client side: no answer from the endpoint
-    RLOG_INTERNAL = 13,     //  node-side failure (out of memory, ...)
-    RLOG_INVALID = 14,      //  client side: bad argument
-    RLOG_REFUSED = 15,      //  peer refused (unknown node, cluster full)
+    RLOG_TIMEOUT = 1,        //  appended, but fewer than w nodes hold it yet
+    RLOG_READ_ONLY = 2,      //  master lacks a quorum of healthy nodes
+    RLOG_BAD_W = 3,          //  w outside 1..replicas+1
+    RLOG_TOO_LARGE = 4,      //  message larger than the node's limit
+    RLOG_EMPTY = 5,          //  empty messages are refused
+    RLOG_NOT_MASTER = 6,     //  appends go to the master only
+    RLOG_BUSY = 7,           //  a bounded queue is full; retry later
+    RLOG_MALFORMED = 8,      //  frame could not be decoded
+    RLOG_BAD_VERSION = 9,    //  unknown protocol version
+    RLOG_UNKNOWN_TYPE = 10,  //  unknown or misplaced message type
+    RLOG_STALE = 11,         //  request id older than the dedup window
+    RLOG_UNREACHABLE = 12,   //  client side: no answer from the endpoint
+    RLOG_INTERNAL = 13,      //  node-side failure (out of memory, ...)
+    RLOG_INVALID = 14,       //  client side: bad argument
+    RLOG_REFUSED = 15,       //  peer refused (unknown node, cluster full)
     RLOG_OTHER_HISTORY = 16, //  peer holds another history than the master's
     RLOG_ERR_MAX = 17
 } rlog_err_t;
@@ -107,6 +107,8 @@ typedef struct {
     uint64_t master_head;         //  master head as last announced
     uint64_t held_back;           //  entries waiting for a gap to fill
     uint64_t duplicates;          //  entries dropped as already held
+    //  Both roles
+    uint64_t max_msg; //  largest message it accepts (--max-msg); 0: not said
 } rlog_status_t;
 
 typedef struct {

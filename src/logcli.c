@@ -41,6 +41,12 @@ static bool streq_opt (const char *a, const char *b)
 #define WINDOW_MAX 1000
 //  Errors of a bulk append printed one by one before only counting them.
 #define ERRORS_SHOWN 5
+//  A message longer than this is checked against the node's --max-msg
+//  (asked once, with STATUS) and not sent if it is over. A node drops a
+//  frame above max-msg + 64 KiB together with the connection, so such a
+//  message would only ever meet silence; a shorter one that is still too
+//  large gets the node's own TOO_LARGE answer.
+#define SIZE_CHECK_ABOVE 32768
 
 static const char *s_usage_text =
     "usage: logcli [-e ENDPOINT] COMMAND [options]\n"
@@ -268,7 +274,36 @@ typedef struct {
     int retries;
     const char *curve_secret; //  NULL without CURVE
     const char *server_key;
+    bool max_msg_asked;
+    uint64_t max_msg; //  the node's --max-msg, 0 if unknown
 } context_t;
+
+//  The node's --max-msg, asked the first time it matters; 0 when the node
+//  does not answer or does not say (then the message goes out and the node
+//  judges it).
+static uint64_t s_max_msg (context_t *ctx)
+{
+    if (!ctx->max_msg_asked) {
+        ctx->max_msg_asked = true;
+        rlog_status_t status;
+        if (rlog_client_status (ctx->client, &status) == RLOG_OK)
+            ctx->max_msg = status.max_msg;
+    }
+    return ctx->max_msg;
+}
+
+//  True, with the reason in TEXT, if SIZE bytes exceed the node's limit.
+static bool s_too_large (context_t *ctx, size_t size, char *text, size_t text_size)
+{
+    if (size <= SIZE_CHECK_ABOVE)
+        return false;
+    uint64_t max = s_max_msg (ctx);
+    if (!max || size <= max)
+        return false;
+    snprintf (text, text_size, "longer than the node's --max-msg of %" PRIu64 " bytes: not sent",
+              max);
+    return true;
+}
 
 //  --------------------------------------------------------------------------
 //  append
@@ -284,6 +319,7 @@ typedef struct {
 } slot_t;
 
 typedef struct {
+    context_t *ctx;
     const char *endpoint;
     rlog_client_t *client; //  probes the node when replies stop coming
     rlog_pipeline_t *pipe;
@@ -468,6 +504,13 @@ static int s_fill_window (bulk_t *b)
                 b->skipped++;
                 continue;
             }
+            char why[128];
+            if (s_too_large (b->ctx, size, why, sizeof why)) {
+                b->messages++;
+                b->refused++;
+                s_bulk_error (b, b->line_no, RLOG_TOO_LARGE, 0, why);
+                continue;
+            }
             if (size > slot->cap) {
                 char *data = (char *)realloc (slot->data, size);
                 if (!data) {
@@ -593,10 +636,11 @@ static bool s_on_silence (bulk_t *b, int *lost_rounds)
     return true;
 }
 
-static int s_append_stdin (const context_t *ctx, int w, int timeout_ms, size_t window)
+static int s_append_stdin (context_t *ctx, int w, int timeout_ms, size_t window)
 {
     bulk_t b;
     memset (&b, 0, sizeof b);
+    b.ctx = ctx;
     b.endpoint = ctx->endpoint;
     b.client = ctx->client;
     b.retry_ms = ctx->retry_ms;
@@ -741,6 +785,11 @@ static int s_append (context_t *ctx, int argc, char **argv)
         return s_usage_error ("append: --window applies to append - only%s", "");
     if (bulk)
         return s_append_stdin (ctx, (int)w, (int)timeout, window ? (size_t)window : WINDOW_DEFAULT);
+    char why[128];
+    if (s_too_large (ctx, strlen (message), why, sizeof why)) {
+        fprintf (stderr, "logcli: append: the message is %s\n", why);
+        return EXIT_REFUSED;
+    }
     rlog_append_result_t result;
     int rc =
         rlog_client_append (ctx->client, message, strlen (message), (int)w, (int)timeout, &result);
@@ -869,7 +918,7 @@ static void s_status_json (FILE *out, const rlog_status_t *st)
                  st->master_reachable ? "true" : "false", st->master_last_heard_ms, st->master_head,
                  st->held_back, st->duplicates);
     }
-    fprintf (out, "}\n");
+    fprintf (out, ",\"max_msg\":%" PRIu64 "}\n", st->max_msg);
 }
 
 //  Colour codes go around padded fields, so columns line up either way.
@@ -1075,8 +1124,14 @@ static int s_run (const char *command, int argc, char **argv, const char *endpoi
         server_key = NULL;
     if (!curve_secret != !server_key)
         return s_usage_error ("--curve-secret and --server-key go together%s", "");
-    context_t ctx = {
-        rlog_client_new (endpoint), endpoint, retry_ms, retries, curve_secret, server_key};
+    context_t ctx = {rlog_client_new (endpoint),
+                     endpoint,
+                     retry_ms,
+                     retries,
+                     curve_secret,
+                     server_key,
+                     false,
+                     0};
     if (!ctx.client)
         return s_usage_error ("bad endpoint '%s' (expected e.g. tcp://127.0.0.1:5555)", endpoint);
     rlog_client_set_retry (ctx.client, retry_ms, retries);

@@ -384,6 +384,7 @@ static void s_status (master_t *self, rlog_status_t *st)
     st->healthy = self->healthy;
     st->quorum = self->quorum;
     st->waiting = (uint32_t)waiters_count (self->waiters);
+    st->max_msg = self->cfg.max_msg;
     st->master_last_heard_ms = -1;
     st->secondary_count = self->peer_count;
     for (size_t i = 0; i < self->peer_count; i++) {

@@ -717,6 +717,8 @@ static int s_decode_status_reply (proto_decoder_t *self, const msgpack_object *f
             rc = s_status_uint (self, key, value, &st->held_back);
         else if (s_key_is (key, "duplicates"))
             rc = s_status_uint (self, key, value, &st->duplicates);
+        else if (s_key_is (key, "max_msg"))
+            rc = s_status_uint (self, key, value, &st->max_msg);
         if (rc)
             return rc;
     }
@@ -1071,7 +1073,7 @@ int proto_encode_error (proto_encoder_t *self, int code, const char *text)
 //  STATUS_REPLY always carries every key; the code is always OK (failures
 //  are answered with ERROR).
 
-#define S_STATUS_KEYS    17
+#define S_STATUS_KEYS    18
 #define S_SECONDARY_KEYS 6
 
 static int s_pack_secondary (msgpack_packer *pk, const rlog_secondary_status_t *sec)
@@ -1113,7 +1115,8 @@ int proto_encode_status_reply (proto_encoder_t *self, const rlog_status_t *statu
                      s_pack_key_int (pk, "master_last_heard_ms", status->master_last_heard_ms) ||
                      s_pack_key_uint (pk, "master_head", status->master_head) ||
                      s_pack_key_uint (pk, "held_back", status->held_back) ||
-                     s_pack_key_uint (pk, "duplicates", status->duplicates));
+                     s_pack_key_uint (pk, "duplicates", status->duplicates) ||
+                     s_pack_key_uint (pk, "max_msg", status->max_msg));
 }
 
 //  --------------------------------------------------------------------------

@@ -435,6 +435,7 @@ static void s_status (secondary_t *self, rlog_status_t *st)
     st->master_head = self->master_head;
     st->held_back = holdback_size (self->holdback) + self->delayed;
     st->duplicates = self->duplicates;
+    st->max_msg = self->cfg.max_msg;
 }
 
 static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)

@@ -673,6 +673,46 @@ Test (logcli, exit_code_5_unreachable)
     close (dead_fd);
 }
 
+//  A line longer than the node's --max-msg is refused by logcli itself,
+//  with its line number, without sending it (the node drops a frame far
+//  above its limit with the connection: it used to end as unreachable after
+//  the whole retry budget). The node reports its limit in status.
+Test (logcli, too_large_refused_locally)
+{
+    h_cluster_init (&s_cluster, 0, 50);
+    cr_assert (h_start_master (&s_cluster, "--max-msg 40000"));
+    int one = 1;
+    s_wait_healthy (one);
+    char ep[64], out[8192];
+    h_endpoint (&s_cluster.master, ep, sizeof ep);
+    cr_assert_eq (s_sh (out, sizeof out, "%s -e %s status --json", LOGCLI, ep), 0, "%s", out);
+    cr_assert (strstr (out, "\"max_msg\":40000}"), "%s", out);
+    //  stdin: a 2 MB line between two good ones, and one just over the limit.
+    int rc = s_sh (out, sizeof out,
+                   "(echo a; head -c 2000000 /dev/zero | tr '\\0' x; echo; echo b;"
+                   " head -c 40001 /dev/zero | tr '\\0' y; echo) |"
+                   " %s -e %s --retry-ms 500 append - 2>&1",
+                   LOGCLI, ep);
+    cr_assert_eq (rc, 3, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "line 2: longer than the node's --max-msg of 40000 bytes: not sent"),
+               "%s", out);
+    cr_assert (strstr (out, "appended 2 of 4 (2 refused, 0 timed out)\n"), "%s", out);
+    //  A single message, the same way.
+    rc = s_sh (out, sizeof out, "%s -e %s append \"$(head -c 50000 /dev/zero | tr '\\0' z)\" 2>&1",
+               LOGCLI, ep);
+    cr_assert_eq (rc, 3, "exit %d: %s", rc, out);
+    cr_assert_str_eq (
+        out, "logcli: append: the message is longer than the node's --max-msg of 40000 bytes: "
+             "not sent\n");
+    //  Only the good lines are in the log; a message of the limit is fine.
+    rc = s_sh (out, sizeof out, "%s -e %s append \"$(head -c 40000 /dev/zero | tr '\\0' z)\" 2>&1",
+               LOGCLI, ep);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_str_eq (out, "3\n");
+    cr_assert_eq (s_sh (out, sizeof out, "%s -e %s list --limit 2", LOGCLI, ep), 0);
+    cr_assert_str_eq (out, "a\nb\n");
+}
+
 //  Global options go anywhere, as with git or kubectl; "--" ends them.
 Test (logcli, global_options_after_the_command)
 {
