@@ -43,6 +43,8 @@
 //  An entry's bytes beyond its payload, at most (two varints)
 #define RECORD_ENTRY_OVERHEAD (2 * RECORD_VARINT_MAX)
 #define RECORD_F_MARKER       0x01
+//  Largest size field: a record takes at most 4 + 2^31 bytes
+#define RECORD_SIZE_MAX ((uint32_t)1 << 31)
 
 //  A record batch as read in place: pointers borrow the bytes checked.
 typedef struct {
@@ -81,9 +83,10 @@ typedef struct {
 typedef enum {
     RECORD_OK = 0,
     RECORD_SHORT,     //  fewer bytes than the size field says, or < header
-    RECORD_BAD_SIZE,  //  size field below the header, or above MAX_SIZE
+    RECORD_BAD_SIZE,  //  size field below the header, or above RECORD_SIZE_MAX
     RECORD_BAD_CRC,   //  crc mismatch
-    RECORD_BAD_FIELD, //  count 0, id_size > 64, unknown flag, epoch/seq 0
+    RECORD_BAD_FIELD, //  count 0, id_size > 64, unknown flag, epoch/seq 0,
+                      //  last seq past 2^64 - 1
     RECORD_BAD_ENTRY, //  a varint or payload overruns, trailing bytes, bad marker
     RECORD_TOO_LARGE  //  a payload above MAX_PAYLOAD
 } record_error_t;
@@ -93,9 +96,10 @@ const char *record_error_text (record_error_t error);
 //  Parse and fully check the record that starts at DATA (SIZE bytes
 //  available; the record may be followed by others): size field, CRC,
 //  header fields, and every entry (varints, payload bounds, sizes 1 ..
-//  MAX_PAYLOAD except the marker's 0, exactly COUNT entries, no trailing
-//  bytes). On RECORD_OK fills OUT (OUT->size says where the next record
-//  starts). The only check a received record needs.
+//  MAX_PAYLOAD except the marker's 0, the first req_delta 0, req ids not
+//  past 2^64 - 1, exactly COUNT entries, no trailing bytes). On RECORD_OK
+//  fills OUT (OUT->size says where the next record starts). The only check
+//  a received record needs.
 record_error_t record_check (const void *data, size_t size, size_t max_payload, record_t *out);
 
 //  As record_check without the CRC and entry walk: reads the header of a

@@ -84,8 +84,11 @@ bool store_failed (store_t *self);
 int store_append (store_t *self, const void *record, size_t size);
 
 //  The same without a copy: reserve SIZE bytes at the end of the log,
-//  record_write into them, then store_append_reserved. Nothing else may be
-//  called in between. NULL (errno) when the bytes cannot be had.
+//  record_write into them, then store_append_reserved. The record may be
+//  shorter than SIZE (reserve an upper bound, build in place): only its
+//  own bytes are kept. Nothing else may be called in between. NULL (errno)
+//  when the bytes cannot be had. store_append_reserved fails with EINVAL,
+//  appending nothing, when the bytes are not a record for head + 1.
 uint8_t *store_reserve (store_t *self, size_t size);
 int store_append_reserved (store_t *self);
 
@@ -108,8 +111,7 @@ typedef struct {
 //  segment boundary (ask again from last_seq + 1). Buffered records count.
 //  Pointers are valid until the next append, commit or truncate.
 //  Returns 0, or -1 if FROM is not in 1..head.
-int store_slice (store_t *self, uint64_t from, uint64_t to, size_t max_bytes,
-                 store_slice_t *out);
+int store_slice (store_t *self, uint64_t from, uint64_t to, size_t max_bytes, store_slice_t *out);
 
 //  The record holding SEQ (pointers valid as for store_slice). 0 or -1.
 int store_record (store_t *self, uint64_t seq, record_t *out);
