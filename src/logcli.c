@@ -59,11 +59,14 @@ static const char *s_usage_text =
     "              flight (--window, 1..1000, default 1000); a progress bar with\n"
     "              the rate on a terminal; ends with \"appended N of M (K refused,\n"
     "              T timed out)\" on stderr\n"
-    "      -w N    write concern: master + N-1 secondaries hold it (default 1)\n"
+    "      -w N    write concern: master + N-1 secondaries hold it (default 1);\n"
+    "              below 1 is a usage error (exit 2), above the cluster's node\n"
+    "              count the master refuses it (exit 3)\n"
     "      -t MS   give up waiting after MS ms: the entry stays and keeps\n"
     "              replicating (default 0 = wait as long as it takes)\n"
     "  list [--from SEQ] [--limit N] [--json] [--follow]\n"
     "              the node's gap-free log, one message per line, in seq order,\n"
+    "              from SEQ (default 1), at most N entries (default 0: all),\n"
     "              fetched page by page; --json: one object per line\n"
     "              {\"seq\":N,\"message\":\"...\"}, or {\"seq\":N,\"base64\":\"...\"} when\n"
     "              the message is not UTF-8; --follow: then keep printing new\n"
@@ -90,11 +93,12 @@ static const char *s_usage_text =
     "options), NO_COLOR (no colours).\n"
     "\n"
     "exit status: 0 ok, 1 local failure (reading stdin, writing stdout), 2 usage\n"
-    "error, 3 refused (read-only, bad w, too large, not master, busy, ...),\n"
-    "4 timed out (the entry was stored and stays), 5 unreachable, 130 interrupted\n"
-    "(list --follow and status --watch exit 0 on Ctrl-C). append - exits 5 if\n"
-    "some appends got no answer, else 3 if any was refused, else 4 if any timed\n"
-    "out.\n";
+    "error (including -w below 1), 3 refused (read-only, w above the number of\n"
+    "nodes, too large, not master, busy, ...), 4 timed out (the entry was stored\n"
+    "and stays), 5 unreachable, 130 interrupted (an append interrupted while it\n"
+    "waits may be stored already; list --follow and status --watch exit 0 on\n"
+    "Ctrl-C). append - exits 5 if some appends got no answer, else 3 if any was\n"
+    "refused, else 4 if any timed out.\n";
 
 static int s_usage_error (const char *format, const char *arg)
 {
@@ -726,6 +730,12 @@ static int s_append_stdin (context_t *ctx, int w, int timeout_ms, size_t window)
     if (b.stop_reading && !(b.eof && !s_line_ready (&b)))
         fprintf (stderr, "; stopped reading input");
     fprintf (stderr, ")\n");
+    if (interrupted && b.unanswered)
+        fprintf (stderr,
+                 "logcli: append: interrupted with %" PRIu64 " append%s unanswered: the master "
+                 "may already hold %s; sending the same lines again is not idempotent across "
+                 "logcli runs\n",
+                 b.unanswered, b.unanswered == 1 ? "" : "s", b.unanswered == 1 ? "it" : "them");
 
     for (size_t i = 0; i < window; i++)
         free (b.slots[i].data);
@@ -757,10 +767,17 @@ static int s_append (context_t *ctx, int argc, char **argv)
             message = argv[i];
         } else if (streq_opt (argv[i], "--"))
             literal = true;
-        else if (streq_opt (argv[i], "-w") || streq_opt (argv[i], "-t")) {
-            uint64_t *target = argv[i][1] == 'w' ? &w : &timeout;
-            if (i + 1 >= argc || s_number (argv[i + 1], target) != 0)
-                return s_usage_error ("append: %s needs a non-negative number", argv[i]);
+        else if (streq_opt (argv[i], "-w")) {
+            if (i + 1 >= argc || s_number (argv[i + 1], &w) != 0)
+                return s_usage_error ("append: -w needs a number: the write concern, 1 for the "
+                                      "master alone%s",
+                                      "");
+            i++;
+        } else if (streq_opt (argv[i], "-t")) {
+            if (i + 1 >= argc || s_number (argv[i + 1], &timeout) != 0)
+                return s_usage_error ("append: -t needs a number of milliseconds (0: wait as "
+                                      "long as it takes)%s",
+                                      "");
             i++;
         } else if (streq_opt (argv[i], "--window")) {
             if (i + 1 >= argc || s_number (argv[i + 1], &window) != 0 || window < 1 ||
@@ -776,8 +793,14 @@ static int s_append (context_t *ctx, int argc, char **argv)
     }
     if (!message)
         return s_usage_error ("append: missing MESSAGE (or - to read lines from stdin)%s", "");
-    if (w < 1 || w > 1000)
-        return s_usage_error ("append: -w must be at least 1%s", "");
+    //  A w that no cluster can meet is a usage error; one this cluster
+    //  cannot meet (more than its nodes) is the master's to refuse: exit 3.
+    if (w < 1)
+        return s_usage_error ("append: -w 0 can never be met: the write concern counts the "
+                              "master, so it is at least 1%s",
+                              "");
+    if (w > INT32_MAX)
+        return s_usage_error ("append: -w is too large%s", "");
     if (timeout > INT32_MAX)
         return s_usage_error ("append: -t is too large%s", "");
     bool bulk = streq_opt (message, "-");
@@ -793,6 +816,17 @@ static int s_append (context_t *ctx, int argc, char **argv)
     rlog_append_result_t result;
     int rc =
         rlog_client_append (ctx->client, message, strlen (message), (int)w, (int)timeout, &result);
+    if (rc != RLOG_OK && zsys_interrupted) {
+        //  The request has most likely reached the master, which then stores
+        //  the entry whatever happens to us; a new logcli run has a new
+        //  client id, so the master cannot tell its append from this one.
+        fprintf (stderr,
+                 "logcli: append: interrupted while waiting for w=%" PRIu64
+                 ": the master may already hold the entry (appends are never rolled back); "
+                 "running the same append again is not idempotent across logcli runs\n",
+                 w);
+        return EXIT_INTERRUPTED;
+    }
     if (rc != RLOG_OK)
         return s_fail (ctx->client, "append", rc);
     printf ("%" PRIu64 "\n", result.seq);

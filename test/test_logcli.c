@@ -582,6 +582,13 @@ Test (logcli, exit_code_2_usage)
     }
     cr_assert_eq (s_sh (out, sizeof out, "%s --help", LOGCLI), 0);
     cr_assert (strstr (out, "exit status: 0 ok, 1 local failure"), "%s", out);
+    //  The messages say what a good value is.
+    cr_assert_eq (s_sh (out, sizeof out, "%s append -w 0 x 2>&1", LOGCLI), 2);
+    cr_assert (strstr (out, "at least 1"), "%s", out);
+    cr_assert (!strstr (out, "non-negative"), "%s", out);
+    cr_assert_eq (s_sh (out, sizeof out, "%s append -w 2>&1", LOGCLI), 2);
+    cr_assert (strstr (out, "-w needs a number: the write concern, 1 for the master alone"), "%s",
+               out);
 }
 
 Test (logcli, exit_code_3_refused)
@@ -602,9 +609,11 @@ Test (logcli, exit_code_3_refused)
     h_start_secondary (&s_cluster, 0, "");
     h_endpoint (&s_cluster.secondaries[0], sep, sizeof sep);
     s_wait_healthy (2);
-    //  Write concern out of range.
+    //  Write concern out of range, however far: the master refuses it.
     cr_assert_eq (s_sh (out, sizeof out, "%s -e %s append -w 3 x 2>&1", LOGCLI, ep), 3);
     cr_assert (strstr (out, "w=3 is outside 1..2"), "%s", out);
+    cr_assert_eq (s_sh (out, sizeof out, "%s -e %s append -w 5000 x 2>&1", LOGCLI, ep), 3);
+    cr_assert (strstr (out, "w=5000 is outside 1..2"), "%s", out);
     cr_assert_eq (
         s_sh (out, sizeof out, "printf 'a\\nb\\n' | %s -e %s append -w 3 - 2>&1", LOGCLI, ep), 3);
     cr_assert (strstr (out, "line 1: w=3 is outside 1..2"), "%s", out);
@@ -741,6 +750,42 @@ Test (logcli, global_options_after_the_command)
         rc = s_sh (out, sizeof out, "%s %s </dev/null 2>&1", LOGCLI, bad[i]);
         cr_expect_eq (rc, 2, "'logcli %s' exited %d: %s", bad[i], rc, out);
     }
+}
+
+static bool s_pred_waiting (const rlog_status_t *status, void *arg)
+{
+    return status->waiting >= *(uint32_t *)arg;
+}
+
+//  Ctrl-C of an append waiting for its write concern: the entry is stored
+//  already, and logcli says it may be, and that running it again would not
+//  be deduplicated.
+Test (logcli, interrupted_waiting_append_says_it_may_be_stored)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    cr_assert (h_start_master (&s_cluster, ""));
+    cr_assert (h_start_secondary (&s_cluster, 0, ""));
+    s_wait_healthy (2);
+    char ep[64], cmd[512];
+    h_endpoint (&s_cluster.master, ep, sizeof ep);
+    snprintf (cmd, sizeof cmd, "%s -e %s append -w 3 parked", LOGCLI, ep);
+    proc_t append;
+    s_proc_start (&append, cmd);
+    uint32_t one = 1;
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_waiting, &one, 10000),
+               "the w=3 append never waited on the master");
+    kill (append.pid, SIGINT);
+    cr_assert_eq (s_proc_wait_exit (&append, 10000), 130, "output: '%s'", append.out);
+    cr_assert_str_eq (append.out,
+                      "logcli: append: interrupted while waiting for w=3: the master may already "
+                      "hold the entry (appends are never rolled back); running the same append "
+                      "again is not idempotent across logcli runs\n");
+    //  It does hold it.
+    h_list_t list;
+    cr_assert_eq (h_list (&s_cluster.master, &list), RLOG_OK);
+    cr_assert_eq (list.count, 1);
+    cr_assert_str_eq (list.items[0], "parked");
+    h_list_free (&list);
 }
 
 //  SIGINT in the middle of append -: a summary of what was done, exit 130.
