@@ -62,10 +62,14 @@ store_t *store_mem_new (void);
 //  contiguous seqs, segment names); a torn tail is cut; corruption in the
 //  middle fails the open when STRICT (naming file and offset: "corrupt
 //  record in DIR/...01.log at offset 740: crc mismatch", errno EBADMSG, the
-//  files untouched), else the good prefix is kept. The last segment is
-//  fdatasync'ed, so head == written == synced after open. The directory is
-//  locked (flock): a second open fails with EWOULDBLOCK. RECOVERY (may be
-//  NULL) is filled in either case. NULL on failure, reason in ERR.
+//  files untouched), else the good prefix is kept. A record whose only
+//  fault is a payload above MAX_PAYLOAD (the limit was lowered) is valid
+//  data, never a torn tail: it counts as corruption in the middle, so a
+//  strict open refuses rather than cut acknowledged entries. The last
+//  segment is fdatasync'ed, so head == written == synced after open. The
+//  directory is locked (flock): a second open fails with EWOULDBLOCK.
+//  RECOVERY (may be NULL) is filled in either case. NULL on failure,
+//  reason in ERR.
 store_t *store_disk_open (const char *dir, size_t segment_bytes, bool strict, size_t max_payload,
                           store_recovery_t *recovery, char *err, size_t err_size);
 

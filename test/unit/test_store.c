@@ -77,11 +77,6 @@ static void s_teardown (void)
 //  A new empty store (disk: in a directory of its own).
 static store_t *s_new (void)
 {
-#if !WITH_DISK
-    (void)s_disk_engine;
-    (void)s_setup;
-    (void)s_teardown;
-#endif
     if (!s_engine->durable) {
         store_t *store = store_mem_new ();
         cr_assert_not_null (store);
@@ -89,11 +84,7 @@ static store_t *s_new (void)
     }
     char dir[128], err[600] = "";
     snprintf (dir, sizeof dir, "%s/log%d", s_dir, s_opened++);
-#if WITH_DISK
     store_t *store = store_disk_open (dir, SEGMENT, true, MAX_PAYLOAD, NULL, err, sizeof err);
-#else
-    store_t *store = NULL;
-#endif
     cr_assert_not_null (store, "open %s: %s", dir, err);
     cr_assert_eq (store_head (store), 0);
     return store;
@@ -110,28 +101,14 @@ static void s_reopen (store_t **store)
     store_destroy (store);
     char dir[128], err[600] = "";
     snprintf (dir, sizeof dir, "%s/log%d", s_dir, s_opened - 1);
-    store_recovery_t recovery = {0};
-#if WITH_DISK
+    store_recovery_t recovery;
     *store = store_disk_open (dir, SEGMENT, true, MAX_PAYLOAD, &recovery, err, sizeof err);
-#endif
     cr_assert_not_null (*store, "reopen %s: %s", dir, err);
     cr_assert_eq (recovery.cut_bytes, 0);
     cr_assert_not (recovery.corrupt_middle);
     cr_assert_eq (store_head (*store), head);
     cr_assert_eq (store_synced (*store), head);
 }
-
-#define WITH_DISK 0
-#if WITH_DISK
-#define DISK_TEST(name)                                                                            \
-    Test (store_disk, name, .init = s_setup, .fini = s_teardown, .timeout = 120.0)                 \
-    {                                                                                              \
-        s_engine = &s_disk_engine;                                                                 \
-        s_test_##name ();                                                                          \
-    }
-#else
-#define DISK_TEST(name)
-#endif
 
 #define BOTH(name)                                                                                 \
     static void s_test_##name (void);                                                              \
@@ -140,7 +117,11 @@ static void s_reopen (store_t **store)
         s_engine = &s_mem_engine;                                                                  \
         s_test_##name ();                                                                          \
     }                                                                                              \
-    DISK_TEST (name)                                                                               \
+    Test (store_disk, name, .init = s_setup, .fini = s_teardown, .timeout = 120.0)                 \
+    {                                                                                              \
+        s_engine = &s_disk_engine;                                                                 \
+        s_test_##name ();                                                                          \
+    }                                                                                              \
     static void s_test_##name (void)
 
 //  --------------------------------------------------------------------------
