@@ -90,8 +90,7 @@ static const option_t s_options[] = {
     {"master-key", OPT_STR, OFF (master_key), FOR_SECONDARY,
      "CURVE: the master's public certificate file"},
     {"ready-file", OPT_STR, OFF (ready_file), FOR_BOTH,
-     "once every socket is bound, write its ports to FILE, one line "
-     "'client=PORT pub=PORT peer=PORT' (secondary: 'client=PORT')"},
+     "once bound, write the ports to FILE: 'client=P pub=P peer=P' (secondary: 'client=P')"},
     {"verbose", OPT_FLAG, OFF (verbose), FOR_BOTH, "debug logging (also -v)"},
 };
 
@@ -112,9 +111,9 @@ static void s_usage (FILE *out, int roles)
         fprintf (out, "\n%s:\n", titles[role]);
         for (size_t i = 0; i < OPTION_COUNT; i++)
             if (s_options[i].roles & role)
-                fprintf (out, "  --%-14s %s\n", s_options[i].name, s_options[i].help);
+                fprintf (out, "  --%-20s %s\n", s_options[i].name, s_options[i].help);
     }
-    fprintf (out, "  -h, --help       this text\n");
+    fprintf (out, "  -h, --help             this text\n");
 }
 
 //  An endpoint is checked here, so that a bare port or a missing scheme gets

@@ -6,6 +6,7 @@
 #include "harness.h"
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -271,6 +272,79 @@ Test (logcli, man_page_matches_help)
 Test (logcli, rlogd_man_page_matches_help)
 {
     s_check_man (RLOG_BUILD_DIR "/rlogd --help", RLOG_BUILD_DIR "/../man/rlogd.8");
+}
+
+//  README's rlogd synopsis (the first block under "## rlogd") lists, per
+//  role, exactly the flags `rlogd ROLE --help` does.
+Test (logcli, rlogd_readme_synopsis_matches_help)
+{
+    FILE *f = fopen (RLOG_BUILD_DIR "/../README.md", "r");
+    cr_assert_not_null (f);
+    char *readme = (char *)calloc (1, 1 << 20);
+    size_t len = fread (readme, 1, (1 << 20) - 1, f);
+    fclose (f);
+    readme[len] = 0;
+    char *section = strstr (readme, "\n## rlogd\n");
+    cr_assert_not_null (section, "no '## rlogd' section in README.md");
+    char *block = strstr (section, "\n```\n");
+    cr_assert_not_null (block);
+    block += 5;
+    char *end = strstr (block, "\n```");
+    cr_assert_not_null (end);
+    *end = 0;
+    char *secondary = strstr (block, "rlogd secondary");
+    cr_assert_not_null (secondary, "no secondary synopsis: %s", block);
+    const char *roles[] = {"master", "secondary"};
+    for (int r = 0; r < 2; r++) {
+        char synopsis[8192], help[16384], cmd[512], missing[2048] = "";
+        snprintf (synopsis, sizeof synopsis, "%.*s",
+                  r ? (int)strlen (secondary) : (int)(secondary - block), r ? secondary : block);
+        snprintf (cmd, sizeof cmd, "%s/rlogd %s --help", RLOG_BUILD_DIR, roles[r]);
+        cr_assert_eq (s_sh (help, sizeof help, "%s", cmd), 0);
+        //  The flag list, not the usage lines above it (both roles').
+        const char *options = strstr (help, " options:\n");
+        cr_assert_not_null (options, "%s", help);
+        flags_t in_help, in_readme;
+        s_collect_flags (options, &in_help);
+        s_collect_flags (synopsis, &in_readme);
+        for (size_t i = 0; i < in_help.count; i++)
+            if (!streq (in_help.names[i], "--help") && !s_has_flag (&in_readme, in_help.names[i]))
+                snprintf (missing + strlen (missing), sizeof missing - strlen (missing), " %s",
+                          in_help.names[i]);
+        cr_expect_str_empty (missing, "README's rlogd %s synopsis lacks:%s", roles[r], missing);
+        missing[0] = 0;
+        for (size_t i = 0; i < in_readme.count; i++)
+            if (!s_has_flag (&in_help, in_readme.names[i]))
+                snprintf (missing + strlen (missing), sizeof missing - strlen (missing), " %s",
+                          in_readme.names[i]);
+        cr_expect_str_empty (missing, "README's rlogd %s synopsis has flags %s --help lacks:%s",
+                             roles[r], roles[r], missing);
+    }
+    free (readme);
+}
+
+//  An endpoint without tcp:// gets a hint, not libzmq's "Invalid argument".
+Test (logcli, rlogd_endpoint_errors_give_a_hint)
+{
+    struct {
+        const char *args, *said;
+    } cases[] = {
+        {"master --client 5761", "--client: '5761' is not an endpoint; an endpoint looks like "
+                                 "tcp://HOST:PORT (did you mean tcp://*:5761?)"},
+        {"master --pub localhost:5556", "(did you mean tcp://localhost:5556?)"},
+        {"master --peer tcp://*", "'tcp://*' has no port"},
+        {"secondary --id s1 --master-peer 5557", "(did you mean tcp://127.0.0.1:5557?)"},
+    };
+    char out[4096];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = s_sh (out, sizeof out, "%s/rlogd %s 2>&1", RLOG_BUILD_DIR, cases[i].args);
+        cr_expect_eq (rc, 2, "rlogd %s: exit %d: %s", cases[i].args, rc, out);
+        cr_expect (strstr (out, cases[i].said), "rlogd %s: %s", cases[i].args, out);
+    }
+    //  From the environment too, named as such.
+    int rc = s_sh (out, sizeof out, "RLOG_CLIENT=5761 %s/rlogd master 2>&1", RLOG_BUILD_DIR);
+    cr_assert_eq (rc, 2, "%s", out);
+    cr_assert (strstr (out, "RLOG_CLIENT: '5761' is not an endpoint"), "%s", out);
 }
 
 //  --------------------------------------------------------------------------
@@ -916,6 +990,84 @@ Test (logcli, curve_keys_end_to_end)
     cr_assert_eq (
         s_sh (out, sizeof out, "%s -e %s --curve-secret %s status 2>&1", LOGCLI, ep, alice), 2);
     cr_assert (strstr (out, "go together"), "%s", out);
+}
+
+//  --------------------------------------------------------------------------
+//  tools/cluster
+
+#define CLUSTER_SCRIPT RLOG_BUILD_DIR "/../tools/cluster"
+
+//  rlogd processes whose arguments mention TEXT (the cluster's temp dir).
+static int s_rlogd_with (const char *text)
+{
+    DIR *proc = opendir ("/proc");
+    cr_assert_not_null (proc);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir (proc))) {
+        if (!isdigit ((unsigned char)e->d_name[0]))
+            continue;
+        char path[300], args[4096];
+        snprintf (path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen (path, "r");
+        if (!f)
+            continue;
+        size_t n = fread (args, 1, sizeof args - 1, f);
+        fclose (f);
+        args[n] = 0;
+        const char *name = strrchr (args, '/');
+        bool rlogd = streq (name ? name + 1 : args, "rlogd");
+        for (size_t i = 0; i < n; i++)
+            if (!args[i])
+                args[i] = ' ';
+        if (rlogd && strstr (args, text))
+            count++;
+    }
+    closedir (proc);
+    return count;
+}
+
+//  It says "cluster up" only when every node came up and the master is
+//  read-write with 3 healthy nodes; a node that cannot bind its port (taken)
+//  is a failure, exit 1. Ctrl-C stops the nodes and exits 0. timeout bounds
+//  the script should this test die before stopping it.
+Test (logcli, tools_cluster_checks_its_nodes, .timeout = 90.0)
+{
+    h_cluster_init (&s_cluster, 0, 50); //  for its temp dir
+    int dead_fd;
+    int taken = h_dead_port (&dead_fd);
+    cr_assert_gt (taken, 0);
+    char out[16384], cmd[1024];
+    int rc = s_sh (out, sizeof out,
+                   "TMPDIR=%s RLOG_CLUSTER_BUILD=%s RLOG_CLUSTER_PORTS='* * * %d *' timeout -s INT "
+                   "60 %s 2>&1",
+                   s_cluster.dir, RLOG_BUILD_DIR, taken, CLUSTER_SCRIPT);
+    close (dead_fd);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "Address already in use"), "%s", out);
+    cr_assert (strstr (out, "tools/cluster: s1 did not start"), "%s", out);
+    cr_assert (!strstr (out, "cluster up"), "%s", out);
+    cr_assert_eq (s_rlogd_with (s_cluster.dir), 0, "nodes left running");
+
+    snprintf (
+        cmd, sizeof cmd,
+        "env TMPDIR=%s RLOG_CLUSTER_BUILD=%s RLOG_CLUSTER_PORTS='* * * * *' timeout -s INT 60 "
+        "%s",
+        s_cluster.dir, RLOG_BUILD_DIR, CLUSTER_SCRIPT);
+    proc_t cluster;
+    s_proc_start (&cluster, cmd);
+    cr_assert (s_proc_wait_for (&cluster, "cluster up: master tcp://127.0.0.1:", 30000),
+               "never up: %s", cluster.out);
+    const char *up = strstr (cluster.out, "cluster up: master ");
+    char ep[64];
+    cr_assert_eq (sscanf (up, "cluster up: master %63s", ep), 1);
+    rc = s_sh (out, sizeof out, "%s -e %s append -w 3 hello 2>&1", LOGCLI, ep);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_eq (s_rlogd_with (s_cluster.dir), 3, "expected 3 nodes");
+    kill (cluster.pid, SIGINT);
+    rc = s_proc_wait_exit (&cluster, 20000);
+    cr_assert_eq (rc, 0, "Ctrl-C: exit %d: %s", rc, cluster.out);
+    cr_assert_eq (s_rlogd_with (s_cluster.dir), 0, "nodes left running after Ctrl-C");
 }
 
 //  --------------------------------------------------------------------------
