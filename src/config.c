@@ -1,8 +1,13 @@
 /*  config.c - defaults and consistency checks for config_t.
  */
 #include "config.h"
+#include "disklog.h"
 #include <stdio.h>
 #include <string.h>
+
+_Static_assert(CONFIG_SEGMENT_MIN >= DISKLOG_SEGMENT_MIN &&
+                   CONFIG_SEGMENT_MAX <= DISKLOG_SEGMENT_MAX,
+               "every --segment-bytes accepted must be one the disk log opens");
 
 void config_defaults (config_t *self, bool master)
 {
@@ -50,8 +55,9 @@ int config_finish (config_t *self, bool master, char *err, size_t err_size)
         snprintf (err, err_size, "fsync-ms must be 1..60000");
         return -1;
     }
-    if (self->segment_bytes < 4096 || self->segment_bytes > ((size_t)1 << 40)) {
-        snprintf (err, err_size, "segment-bytes must be 4096..2^40");
+    if (self->segment_bytes < CONFIG_SEGMENT_MIN || self->segment_bytes > CONFIG_SEGMENT_MAX) {
+        snprintf (err, err_size, "segment-bytes must be %zu..%zu (4 KiB..1 GiB), got %zu",
+                  CONFIG_SEGMENT_MIN, CONFIG_SEGMENT_MAX, self->segment_bytes);
         return -1;
     }
     if (self->curve_secret[0] && !self->curve_allow[0]) {

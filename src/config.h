@@ -11,6 +11,9 @@
 #include <stdint.h>
 
 #define CONFIG_ENDPOINT_MAX 256
+//  --segment-bytes range; the disk log refuses a larger segment when it opens
+#define CONFIG_SEGMENT_MIN ((size_t)4096)
+#define CONFIG_SEGMENT_MAX ((size_t)1024 * 1024 * 1024)
 
 typedef enum {
     CONFIG_FSYNC_ALWAYS = 0, //  fsync each batch before it counts (default)

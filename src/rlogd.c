@@ -78,7 +78,8 @@ static const option_t s_options[] = {
      "always|batch|never: when an entry counts as held (always)"},
     {"fsync-ms", OPT_MS, OFF (fsync_ms), FOR_BOTH,
      "batch policy: longest time a written entry waits for its fsync (50)"},
-    {"segment-bytes", OPT_SIZE, OFF (segment_bytes), FOR_BOTH, "log segment file size (67108864)"},
+    {"segment-bytes", OPT_SIZE, OFF (segment_bytes), FOR_BOTH,
+     "log segment file size, 4096..1073741824 (67108864)"},
     {"repair", OPT_FLAG, OFF (repair), FOR_MASTER,
      "cut a corrupt master log at the first bad record instead of refusing to start"},
     {"accept-shorter-log", OPT_FLAG, OFF (accept_shorter), FOR_MASTER,
@@ -208,6 +209,13 @@ static int s_set (config_t *cfg, const option_t *opt, const char *value, const c
     }
     if (opt->type == OPT_U32 && n > UINT32_MAX) {
         fprintf (stderr, "rlogd: %s: %s is too large\n", source, value);
+        return -1;
+    }
+    if (opt->offset == OFF (segment_bytes) && (n < CONFIG_SEGMENT_MIN || n > CONFIG_SEGMENT_MAX)) {
+        fprintf (stderr,
+                 "rlogd: %s: %s is out of range: a segment file holds %zu..%zu bytes (4 KiB..1 "
+                 "GiB)\n",
+                 source, value, CONFIG_SEGMENT_MIN, CONFIG_SEGMENT_MAX);
         return -1;
     }
     if (opt->type == OPT_U32)

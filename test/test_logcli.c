@@ -347,6 +347,31 @@ Test (logcli, rlogd_endpoint_errors_give_a_hint)
     cr_assert (strstr (out, "RLOG_CLIENT: '5761' is not an endpoint"), "%s", out);
 }
 
+//  --segment-bytes is checked where it is parsed (--help after it exits 0
+//  only if everything before it parsed), against the disk log's own limit.
+Test (logcli, rlogd_segment_bytes_checked_when_parsed)
+{
+    char out[4096];
+    const char *good[] = {"4096", "67108864", "1073741824"};
+    for (size_t i = 0; i < 3; i++) {
+        int rc = s_sh (out, sizeof out, "%s/rlogd master --segment-bytes %s --help 2>&1",
+                       RLOG_BUILD_DIR, good[i]);
+        cr_expect_eq (rc, 0, "--segment-bytes %s: exit %d: %s", good[i], rc, out);
+    }
+    const char *bad[] = {"4095", "1073741825", "2000000000", "1099511627776"};
+    for (size_t i = 0; i < 4; i++) {
+        int rc = s_sh (out, sizeof out, "%s/rlogd master --segment-bytes %s --help 2>&1",
+                       RLOG_BUILD_DIR, bad[i]);
+        cr_expect_eq (rc, 2, "--segment-bytes %s: exit %d: %s", bad[i], rc, out);
+        cr_expect (strstr (out, "is out of range: a segment file holds 4096..1073741824 bytes"),
+                   "--segment-bytes %s: %s", bad[i], out);
+    }
+    int rc = s_sh (out, sizeof out, "RLOG_SEGMENT_BYTES=2000000000 %s/rlogd secondary --id s1 2>&1",
+                   RLOG_BUILD_DIR);
+    cr_assert_eq (rc, 2, "%s", out);
+    cr_assert (strstr (out, "RLOG_SEGMENT_BYTES: 2000000000 is out of range"), "%s", out);
+}
+
 //  --------------------------------------------------------------------------
 //  append -
 
