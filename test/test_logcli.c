@@ -372,6 +372,44 @@ Test (logcli, rlogd_segment_bytes_checked_when_parsed)
     cr_assert (strstr (out, "RLOG_SEGMENT_BYTES: 2000000000 is out of range"), "%s", out);
 }
 
+//  One package list, tools/packages, read by tools/deps; .ci/run installs
+//  its build and test groups through tools/deps and names no package itself.
+Test (logcli, one_package_list)
+{
+    char out[4096];
+    const char *root = RLOG_BUILD_DIR "/..";
+    cr_assert_eq (s_sh (out, sizeof out, "%s/tools/deps --list --test 2>&1", root), 0, "%s", out);
+    const char *ci[] = {"build-essential",    "pkg-config",       "libzmq3-dev", "libczmq-dev",
+                        "libmsgpack-dev",     "libcriterion-dev", "tmux",        "clang",
+                        "libclang-rt-14-dev", "valgrind",         "python3-venv"};
+    for (size_t i = 0; i < sizeof ci / sizeof ci[0]; i++) {
+        char line[64];
+        snprintf (line, sizeof line, "%s\n", ci[i]);
+        cr_expect (strstr (out, line), "CI would not install %s: %s", ci[i], out);
+    }
+    cr_expect (!strstr (out, "redis-server"), "CI would install redis-server: %s", out);
+    cr_assert_eq (s_sh (out, sizeof out, "%s/tools/deps --list 2>&1", root), 0, "%s", out);
+    cr_expect (!strstr (out, "clang") && strstr (out, "libczmq-dev\n"), "build group: %s", out);
+    cr_assert_eq (s_sh (out, sizeof out, "%s/tools/deps --list --bench 2>&1", root), 0, "%s", out);
+    cr_expect (strstr (out, "redis-server\n") && strstr (out, "gnuplot-nox\n"), "%s", out);
+    //  A package outside the list is refused, so no caller keeps its own.
+    cr_assert_eq (s_sh (out, sizeof out, "%s/tools/deps --list no-such-package 2>&1", root), 2);
+    cr_expect (strstr (out, "not in tools/packages"), "%s", out);
+    //  Whatever tools/test asks for by name is in the list.
+    int rc = s_sh (out, sizeof out,
+                   "names=$(sed -n 's/^tools\\/deps //p' %s/tools/test | tr -d '\\\\');"
+                   " [ -n \"$names\" ] && %s/tools/deps --list $names 2>&1",
+                   root, root);
+    cr_expect_eq (rc, 0, "tools/test asks tools/deps for a package not in tools/packages: %s", out);
+    //  No second list: neither .ci/run nor tools/deps names a package.
+    cr_assert_eq (s_sh (out, sizeof out, "grep -c -e apt-get -e libzmq3-dev %s/.ci/run", root), 1);
+    cr_expect_str_eq (out, "0\n", ".ci/run installs packages itself");
+    cr_assert_eq (s_sh (out, sizeof out, "grep -c libzmq3-dev %s/tools/deps", root), 1);
+    cr_expect_str_eq (out, "0\n", "tools/deps keeps a list of its own");
+    cr_assert_eq (s_sh (out, sizeof out, "grep -c '^tools/deps --test$' %s/.ci/run", root), 0);
+    cr_expect_str_eq (out, "1\n", ".ci/run does not install the test group");
+}
+
 //  --------------------------------------------------------------------------
 //  append -
 
