@@ -3,10 +3,13 @@
     Lifecycle of one client request (an APPEND is a batch of one):
 
       begin     whole-request checks, in this order: w in 1..max_w (BAD_W);
-                the client id is known (else STALE: see dedup.h); a retry of
-                a request still parked moves that request to the new route
-                and is done; the route's and the table's parking limits
-                (BUSY). A refusal is answered at once and begin returns -1.
+                count >= 1 (MALFORMED); a retry of a request still parked
+                (same client id, first_req, count) moves that request to the
+                new route and is done (its outcome is known even if dedup
+                forgot the client since); the client id is known (else
+                STALE: see dedup.h); the route's and the table's parking
+                limits (BUSY). A refusal is answered at once and begin
+                returns -1.
       entry     per entry, in order: payload size (EMPTY, TOO_LARGE), then
                 dedup: seen before -> a duplicate at its original seq;
                 below the window -> STALE; else new, unless new entries are
@@ -22,9 +25,10 @@
                 answers are a prefix of each FIFO).
       expire    deadlines passed: TIMEOUT "stored on m of w nodes" (the
                 entries stay and keep replicating).
-      rollback  the log could not write entries above WRITTEN: requests with
-                new entries there are answered INTERNAL "not stored" and
-                dedup forgets those ids, so a retry appends them again.
+      rollback  the log could not write entries above WRITTEN: requests
+                waiting for a seq there are answered INTERNAL "not stored"
+                and dedup forgets the ids of the lost entries, so a retry
+                appends them again.
       shutdown  every parked request is answered with its progress.
 
     One record per parked request carries the client id, first request id,
@@ -86,7 +90,8 @@ typedef struct {
     bool batch;
     uint64_t first_req;
     uint32_t count;
-    int code;           //  OK / TIMEOUT / INTERNAL, or the whole-request refusal
+    int code;           //  OK / TIMEOUT / INTERNAL, or the whole-request refusal,
+                        //  or (every entry refused) the first entry's refusal
     uint64_t first_seq; //  seq of the first new entry; 0 if none
     uint64_t seq;       //  APPEND: the entry's seq (new or original); 0 if refused
     uint32_t acks;      //  nodes holding the highest seq it waited for
@@ -99,9 +104,9 @@ typedef struct {
 typedef void (appends_reply_fn) (void *arg, const appends_reply_t *reply);
 
 typedef enum {
-    APPENDS_NEW = 0,     //  store it: it gets the next seq
-    APPENDS_DUP = 1,     //  already stored: nothing to store
-    APPENDS_REFUSED = 2  //  nothing stored
+    APPENDS_NEW = 0,    //  store it: it gets the next seq
+    APPENDS_DUP = 1,    //  already stored: nothing to store
+    APPENDS_REFUSED = 2 //  nothing stored
 } appends_verdict_t;
 
 typedef struct _appends_t appends_t;
@@ -128,8 +133,7 @@ appends_verdict_t appends_entry (appends_t *self, uint64_t req_id, size_t size);
 
 //  Finish the request begun: its new entries got seqs FIRST_SEQ.. (0 if
 //  none was new). Answers now or parks it (see above).
-void appends_end (appends_t *self, uint64_t first_seq, const uint64_t *held, size_t n,
-                  int64_t now);
+void appends_end (appends_t *self, uint64_t first_seq, const uint64_t *held, size_t n, int64_t now);
 
 //  Abandon the request begun without storing its new entries (the log
 //  refused the append): answered CODE with TEXT.
@@ -144,7 +148,8 @@ size_t appends_expire (appends_t *self, int64_t now, const uint64_t *held, size_
 //  The log lost everything above WRITTEN (see above).
 size_t appends_rollback (appends_t *self, uint64_t written, const char *text);
 
-//  Answer every parked request with its progress (TIMEOUT), e.g. at stop.
+//  Answer every parked request with its progress (TIMEOUT, or OK if HELD
+//  meets its w), e.g. at stop.
 size_t appends_shutdown (appends_t *self, const uint64_t *held, size_t n);
 
 //  Earliest deadline of a parked request, -1 if none.
