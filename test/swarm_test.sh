@@ -20,6 +20,11 @@
 #   task-kill   docker kill of s1's task container: the swarm starts a new
 #               task on the same volume (it recovers its log), which catches
 #               up with what was appended meanwhile: s1 lists what the master lists
+#   master-away the master scaled to 0: for longer than their healthchecks'
+#               window the secondaries answer (mode disconnected), stay healthy
+#               and keep their tasks; scaled back to 1, the master's new task
+#               recovers its log from its volume under a new epoch, the
+#               secondaries find it at its new address, a w=3 append completes
 #   teardown    docker stack rm; none of the stack's containers, networks,
 #               secrets or volumes left (and the swarm left if this run made it)
 # A failed step ends the run (later steps are not run). Every wait polls with
@@ -309,6 +314,44 @@ same_list s2 || fail "s2 does not list what the master lists"
 n=$(cli master list | wc -l)
 [ "$n" = 7 ] || fail "the master lists $n entries, want 7"
 pass "new task recovered $r entries from its volume, caught up to all $n"
+
+# ---- master-away ---------------------------------------------------------------
+
+STEP=master-away
+e0=$(master_json | json_num epoch)
+s1c=$(task s1) s2c=$(task s2)
+log "scaling the master to 0 (epoch $e0)"
+scale master 0 || fail "docker service scale master=0 failed"
+wait_until 30 "the master's task gone" no_task master
+mode_is() { cli "$1" --retry-ms 500 --retries 2 status --json 2>/dev/null | grep -q "\"mode\":\"$2\""; }
+wait_until 15 "s1 and s2 to report the master away (mode disconnected)" \
+    eval 'mode_is s1 disconnected && mode_is s2 disconnected'
+# For longer than their healthchecks' window (5 failures 2 s apart): every
+# answer "disconnected", every healthcheck passing, no task replaced. An
+# observation window, not a wait for something to happen.
+end=$(($(now_ms) + 14000))
+while [ "$(now_ms)" -lt "$end" ]; do
+    for s in s1 s2; do
+        mode_is "$s" disconnected || fail "$s did not answer status (mode disconnected) with the master away"
+    done
+    { [ "$(task s1)" = "$s1c" ] && [ "$(task s2)" = "$s2c" ]; } || fail "a secondary's task was replaced with the master away"
+    for c in "$s1c" "$s2c"; do
+        [ "$(d inspect -f '{{.State.Health.Status}}' "$c")" = healthy ] || fail "a secondary's healthcheck failed with the master away"
+    done
+    sleep 0.5
+done
+log "scaling the master to 1"
+scale master 1 || fail "docker service scale master=1 failed"
+wait_until 60 "the master back, read-write, s1 and s2 healthy" \
+    eval 'state_is s1 healthy && state_is s2 healthy && master_json | grep -q "\"mode\":\"read-write\""'
+e1=$(master_json | json_num epoch)
+{ [ -n "$e1" ] && [ "$e1" -gt "$e0" ]; } || fail "master epoch '$e1' after its new task, want > $e0"
+r=$(d logs "$(task master)" 2>&1 | sed -n 's/.* recovered \([0-9]*\) entries from .*/\1/p' | tail -1)
+[ "$r" = 7 ] || fail "the master's new task recovered '$r' entries from its volume, want 7"
+cli master append -w 3 -t 10000 Msg8 >>"$LOG" 2>&1 || fail "Msg8 w=3 after the master's return failed"
+wait_until 30 "s1 to list exactly what the master lists" same_list s1
+wait_until 30 "s2 to list exactly what the master lists" same_list s2
+pass "secondaries answered and stayed healthy 14 s without a master; its new task recovered $r entries, epoch $e0 -> $e1"
 
 # ---- teardown: the EXIT trap (PASS teardown, summary) -------------------------
 exit 0

@@ -17,6 +17,7 @@ every key file rlogd or logcli is told to read is projected from the Secret;
 a rendered Secret holds every key the pods project, as CURVE certificates.
 """
 import base64
+import re
 import sys
 
 import yaml
@@ -144,10 +145,20 @@ def main(argv):
     slabels, senv = check_statefulset(sts["secondary"], "secondary", nodes - 1, hname, docs)
     check(menv.get("RLOG_REPLICAS") == str(nodes - 1),
           f"master RLOG_REPLICAS {menv.get('RLOG_REPLICAS')}, want {nodes - 1}")
-    master_dns = f"{sts['master']['metadata']['name']}-0.{hname}"
+    # the master pod's full DNS name, the namespace from the downward API
+    # (defined before it is used: $(VAR) takes only earlier variables)
+    master_dns = f"{sts['master']['metadata']['name']}-0.{hname}.$(POD_NAMESPACE).svc."
+    (sc,) = sts["secondary"]["spec"]["template"]["spec"]["containers"]
+    names = [e["name"] for e in sc["env"]]
+    ns = [e for e in sc["env"] if e["name"] == "POD_NAMESPACE"]
+    check(ns and ns[0].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.namespace",
+          "secondary: POD_NAMESPACE is not the pod's namespace")
     for k in ("RLOG_MASTER_PUB", "RLOG_MASTER_PEER"):
-        check((senv.get(k) or "").startswith(f"tcp://{master_dns}:"),
-              f"secondary {k} {senv.get(k)}, want tcp://{master_dns}:PORT")
+        v = senv.get(k) or ""
+        check(v.startswith(f"tcp://{master_dns}") and re.search(r"\.:[0-9]+\Z", v),
+              f"secondary {k} {v}, want tcp://{master_dns}DOMAIN.:PORT")
+        check(ns and k in names and names.index("POD_NAMESPACE") < names.index(k),
+              f"secondary: POD_NAMESPACE defined after {k}")
     sel = headless["spec"]["selector"]
     check(selects(sel, mlabels) and selects(sel, slabels), "headless Service does not select every pod")
     sel = client["spec"]["selector"]

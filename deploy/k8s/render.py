@@ -136,8 +136,9 @@ def role_spec(a, role):
         # healthcheck client key (rlogd's own certificate is its --curve-secret)
         env("RLOG_CURVE_SECRET", "/keys/healthcheck"),
     ]
-    allow = [key_item("secondary", "allow/secondary"), key_item("healthcheck", "allow/healthcheck"),
-             key_item("operator", "allow/operator")]
+    # the public keys a node admits: its clients' (the probes', people's), and
+    # on the master the secondaries' too
+    allow = [key_item("healthcheck", "allow/healthcheck"), key_item("operator", "allow/operator")]
     if role == "master":
         return {
             "args": ["master", "--curve-secret", "/keys/master"],
@@ -146,18 +147,27 @@ def role_spec(a, role):
                     env("RLOG_PEER", f"tcp://*:{PEER}")] + common
                    + [env("RLOG_SERVER_KEY", "/keys/master")],
             "keys": [key_item("master_secret", "master_secret"), key_item("master", "master"),
-                     key_item("healthcheck_secret", "healthcheck_secret")] + allow,
+                     key_item("healthcheck_secret", "healthcheck_secret"),
+                     key_item("secondary", "allow/secondary")] + allow,
         }
-    master = f"{a.name}-master-0.{a.name}-headless"    # its pod's DNS name, ready or not
+    # The master pod's DNS name, ready or not, in full and with the final dot:
+    # one question to the cluster's DNS, which knows the answer. A short name
+    # would go through the search domains, out to the upstream resolvers too
+    # while the master pod has no address (restarting, rescheduled), and
+    # today's rlogd resolves it on the thread that serves its client port,
+    # so a slow "no such name" would stall the secondaries' probes.
+    master = f"{a.name}-master-0.{a.name}-headless.$(POD_NAMESPACE).svc.{a.cluster_domain}."
     return {
         "args": ["secondary", "--curve-secret", "/keys/secondary"],
         "env": [{"name": "RLOG_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
                 env("RLOG_MASTER_PUB", f"tcp://{master}:{PUB}"),
                 env("RLOG_MASTER_PEER", f"tcp://{master}:{PEER}"),
                 env("RLOG_MASTER_KEY", "/keys/master")] + common
-               + [env("RLOG_SERVER_KEY", "/keys/allow/secondary")],
-        "keys": [key_item("secondary_secret", "secondary_secret"), key_item("master", "master"),
-                 key_item("healthcheck_secret", "healthcheck_secret")] + allow,
+               + [env("RLOG_SERVER_KEY", "/keys/secondary")],
+        "keys": [key_item("secondary_secret", "secondary_secret"), key_item("secondary", "secondary"),
+                 key_item("master", "master"), key_item("healthcheck_secret", "healthcheck_secret")]
+                + allow,
     }
 
 
@@ -266,7 +276,8 @@ rendered by deploy/k8s/render.py --nodes {n} (do not edit: render again).
         docs.append(document(f"""\
 The CURVE certificates (from {a.keys}): master and secondary are the nodes'
 (all secondaries share one), healthcheck the probes' client key, operator a
-client key for people; the nodes admit secondary, healthcheck and operator.
+client key for people. The master admits secondary, healthcheck and operator;
+a secondary, healthcheck and operator.
 Holds secret keys: keep the rendered file out of git.
 """, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
       "metadata": {"name": f"{a.name}-keys", "labels": labels(a)}, "data": data}))
@@ -299,7 +310,7 @@ liveness restarts it after a minute without an answer.
     docs.append(document(f"""\
 The secondaries: {n - 1} pods, {a.name}-secondary-0..{n - 2}, each with its pod name as its
 id (RLOG_ID) and its log on data-{a.name}-secondary-ORDINAL; they reach the master
-at {a.name}-master-0.{a.name}-headless. Scaling this alone is not enough: the master's
+at {a.name}-master-0.{a.name}-headless.NAMESPACE.svc.{a.cluster_domain}. Scaling this alone is not enough: the master's
 RLOG_REPLICAS must match (render again with --nodes).
 """, statefulset(a, "secondary", n - 1)))
     docs.append(document(f"""\
@@ -325,6 +336,8 @@ def main(argv):
     p.add_argument("--storage-class", default="", help="storageClassName (default: the cluster's)")
     p.add_argument("--cpu", default="100m", help="CPU request per node (default 100m)")
     p.add_argument("--memory", default="128Mi", help="memory request per node (default 128Mi)")
+    p.add_argument("--cluster-domain", default="cluster.local",
+                   help="the cluster's DNS domain (default cluster.local)")
     p.add_argument("--heartbeat-ms", type=int, default=200, help="RLOG_HEARTBEAT_MS (default 200)")
     p.add_argument("--fsync", default="always", choices=["always", "batch", "never"])
     p.add_argument("--keys", metavar="DIR",
@@ -334,6 +347,8 @@ def main(argv):
         p.error("--nodes: at least 2 (a master and a secondary)")
     if not re.fullmatch(r"[a-z]([-a-z0-9]{0,28}[a-z0-9])?", a.name):
         p.error("--name: lower-case letters, digits and '-', starting with a letter, at most 30")
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", a.cluster_domain):
+        p.error("--cluster-domain: a DNS domain such as cluster.local")
     if a.heartbeat_ms < 1:
         p.error("--heartbeat-ms: at least 1")
     if a.keys:
