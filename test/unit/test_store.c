@@ -11,8 +11,7 @@
     recovery. Records are generated from (first seq, count, epoch, salt),
     so checks compare bytes without keeping copies.
 */
-#include "record.h"
-#include "store.h"
+#include "records.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -42,27 +41,6 @@ static const engine_t *s_engine;
 static char s_dir[64];
 static int s_opened;
 
-static void s_rmtree (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir (dir))) {
-            if (!strcmp (entry->d_name, ".") || !strcmp (entry->d_name, ".."))
-                continue;
-            char child[512];
-            snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-            struct stat st;
-            if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-                s_rmtree (child);
-            else
-                unlink (child);
-        }
-        closedir (dir);
-    }
-    rmdir (path);
-}
-
 static void s_setup (void)
 {
     snprintf (s_dir, sizeof s_dir, "/tmp/store-test-XXXXXX");
@@ -71,7 +49,7 @@ static void s_setup (void)
 
 static void s_teardown (void)
 {
-    s_rmtree (s_dir);
+    gen_rmtree (s_dir);
 }
 
 //  A new empty store (disk: in a directory of its own).
@@ -125,192 +103,6 @@ static void s_reopen (store_t **store)
     static void s_test_##name (void)
 
 //  --------------------------------------------------------------------------
-//  Generated records
-
-typedef struct {
-    uint64_t first_seq;
-    uint32_t count;
-    uint64_t epoch;
-    uint64_t salt;
-    size_t big; //  one payload of this size, if not 0
-} spec_t;
-
-static uint8_t s_byte (uint64_t tag, size_t offset)
-{
-    uint64_t x = (tag + 1) * 0x9E3779B97F4A7C15u + offset * 0xBF58476D1CE4E5B9u;
-    x ^= x >> 29;
-    return (uint8_t)(x ^ (x >> 7));
-}
-
-static size_t s_payload_size (const spec_t *spec, uint32_t i)
-{
-    return spec->big ? spec->big : 1 + (size_t)((spec->first_seq + i + spec->salt) * 13 % 100);
-}
-
-static size_t s_id_size (const spec_t *spec)
-{
-    return spec->first_seq % 3 == 0 ? 0 : 16;
-}
-
-static size_t s_spec_size (const spec_t *spec)
-{
-    size_t entries = 0;
-    for (uint32_t i = 0; i < spec->count; i++)
-        entries += record_entry_size (i ? 1 : 0, s_payload_size (spec, i));
-    return record_size (s_id_size (spec), entries);
-}
-
-//  Write the record of SPEC into OUT (s_spec_size bytes).
-static size_t s_write (const spec_t *spec, uint8_t *out)
-{
-    uint8_t id[16];
-    for (size_t i = 0; i < sizeof id; i++)
-        id[i] = (uint8_t)(spec->salt + i);
-    size_t used = record_write_header (out, spec->epoch, spec->first_seq, spec->count, 0, id,
-                                       s_id_size (spec), spec->first_seq * 10);
-    for (uint32_t i = 0; i < spec->count; i++) {
-        size_t size = s_payload_size (spec, i);
-        used += varint_put (out + used, i ? 1 : 0);
-        used += varint_put (out + used, size);
-        for (size_t j = 0; j < size; j++)
-            out[used + j] = s_byte (spec->first_seq + i + spec->salt, j);
-        used += size;
-    }
-    record_seal (out, used);
-    return used;
-}
-
-static uint8_t *s_make (const spec_t *spec, size_t *size)
-{
-    *size = s_spec_size (spec);
-    uint8_t *bytes = (uint8_t *)malloc (*size);
-    cr_assert_not_null (bytes);
-    cr_assert_eq (s_write (spec, bytes), *size);
-    return bytes;
-}
-
-typedef struct {
-    spec_t *specs;
-    size_t count;
-    size_t cap;
-} model_t;
-
-static void s_model_free (model_t *model)
-{
-    free (model->specs);
-    memset (model, 0, sizeof *model);
-}
-
-static void s_push (model_t *model, const spec_t *spec)
-{
-    if (model->count == model->cap) {
-        model->cap = model->cap ? model->cap * 2 : 64;
-        model->specs = (spec_t *)realloc (model->specs, model->cap * sizeof (spec_t));
-        cr_assert_not_null (model->specs);
-    }
-    model->specs[model->count++] = *spec;
-}
-
-//  Append a record of COUNT entries to STORE and MODEL.
-static void s_add (store_t *store, model_t *model, uint32_t count, uint64_t epoch, uint64_t salt,
-                   size_t big)
-{
-    spec_t spec = {store_head (store) + 1, count, epoch, salt, big};
-    size_t size;
-    uint8_t *bytes = s_make (&spec, &size);
-    cr_assert_eq (store_append (store, bytes, size), 0, "append at %" PRIu64 ": %s", spec.first_seq,
-                  strerror (errno));
-    free (bytes);
-    s_push (model, &spec);
-    cr_assert_eq (store_head (store), spec.first_seq + count - 1);
-}
-
-//  Records of 1..20 entries, until head reaches TO.
-static void s_fill (store_t *store, model_t *model, uint64_t to, uint64_t epoch, uint64_t salt)
-{
-    while (store_head (store) < to) {
-        uint64_t left = to - store_head (store);
-        uint32_t count = 1 + (uint32_t)((store_head (store) * 7 + salt) % 20);
-        s_add (store, model, count < left ? count : (uint32_t)left, epoch, salt, 0);
-    }
-}
-
-static uint64_t s_last (const spec_t *spec)
-{
-    return spec->first_seq + spec->count - 1;
-}
-
-//  The record holding SEQ is SPEC, byte for byte.
-static void s_check_record (store_t *store, uint64_t seq, const spec_t *spec)
-{
-    record_t r;
-    cr_assert_eq (store_record (store, seq, &r), 0, "record %" PRIu64, seq);
-    size_t size;
-    uint8_t *bytes = s_make (spec, &size);
-    cr_assert_eq (r.size, size, "record %" PRIu64 " size", seq);
-    cr_assert_eq (memcmp (r.bytes, bytes, size), 0, "record %" PRIu64 " bytes", seq);
-    cr_assert_eq (r.first_seq, spec->first_seq);
-    cr_assert_eq (r.count, spec->count);
-    cr_assert_eq (r.epoch, spec->epoch);
-    cr_assert_eq (store_epoch_of (store, seq), spec->epoch);
-    record_t checked;
-    cr_assert_eq (record_check (r.bytes, r.size, MAX_PAYLOAD, &checked), RECORD_OK);
-    free (bytes);
-}
-
-//  Slices from FROM cover the model's records from the one holding FROM
-//  to the end, each record once and whole, in order.
-static void s_check_slices (store_t *store, const model_t *model, size_t from_record,
-                            size_t max_bytes)
-{
-    size_t next = from_record;
-    uint64_t seq = s_last (&model->specs[from_record]); //  any seq in it
-    while (seq <= store_head (store)) {
-        store_slice_t slice;
-        cr_assert_eq (store_slice (store, seq, UINT64_MAX, max_bytes, &slice), 0);
-        cr_assert_eq (slice.first_seq, model->specs[next].first_seq);
-        cr_assert_geq (slice.records, 1);
-        cr_assert (slice.records == 1 || slice.size <= max_bytes);
-        size_t off = 0;
-        for (uint32_t i = 0; i < slice.records; i++, next++) {
-            record_t r;
-            cr_assert_eq (record_check (slice.bytes + off, slice.size - off, MAX_PAYLOAD, &r),
-                          RECORD_OK);
-            cr_assert_eq (r.first_seq, model->specs[next].first_seq);
-            cr_assert_eq (r.count, model->specs[next].count);
-            off += r.size;
-        }
-        cr_assert_eq (off, slice.size);
-        cr_assert_eq (slice.last_seq, s_last (&model->specs[next - 1]));
-        seq = slice.last_seq + 1;
-    }
-    cr_assert_eq (next, model->count);
-}
-
-static void s_verify (store_t *store, const model_t *model)
-{
-    uint64_t head = model->count ? s_last (&model->specs[model->count - 1]) : 0;
-    cr_assert_eq (store_head (store), head);
-    cr_assert_eq (store_records (store), model->count);
-    for (size_t i = 0; i < model->count; i++) {
-        const spec_t *spec = &model->specs[i];
-        s_check_record (store, spec->first_seq, spec);
-        if (spec->count > 1)
-            s_check_record (store, s_last (spec), spec);
-    }
-    record_t r;
-    store_slice_t slice;
-    cr_assert_eq (store_record (store, 0, &r), -1);
-    cr_assert_eq (store_record (store, head + 1, &r), -1);
-    cr_assert_eq (store_slice (store, 0, 10, 100, &slice), -1);
-    cr_assert_eq (store_slice (store, head + 1, head + 10, 100, &slice), -1);
-    cr_assert_eq (store_epoch_of (store, head + 1), 0);
-    cr_assert_eq (store_epoch_of (store, 0), 0);
-    if (model->count)
-        s_check_slices (store, model, 0, SIZE_MAX);
-}
-
-//  --------------------------------------------------------------------------
 
 BOTH (empty)
 {
@@ -344,55 +136,55 @@ BOTH (append_record_slice)
 {
     store_t *store = s_new ();
     model_t model = {0};
-    s_fill (store, &model, 300, 1, 0);
-    s_fill (store, &model, 700, 2, 0);
-    s_verify (store, &model);
+    gen_fill (store, &model, 300, 1, 0);
+    gen_fill (store, &model, 700, 2, 0);
+    gen_verify (store, &model);
     //  Any seq of a record finds it; slices from every record
     for (size_t i = 0; i < model.count; i += 7) {
         const spec_t *spec = &model.specs[i];
-        for (uint64_t seq = spec->first_seq; seq <= s_last (spec); seq++) {
+        for (uint64_t seq = spec->first_seq; seq <= gen_last (spec); seq++) {
             record_t r;
             cr_assert_eq (store_record (store, seq, &r), 0);
             cr_assert_eq (r.first_seq, spec->first_seq);
         }
-        s_check_slices (store, &model, i, SIZE_MAX);
-        s_check_slices (store, &model, i, 1); //  one record at a time
-        s_check_slices (store, &model, i, 3000);
+        gen_check_slices (store, &model, i, SIZE_MAX);
+        gen_check_slices (store, &model, i, 1); //  one record at a time
+        gen_check_slices (store, &model, i, 3000);
     }
     //  TO caps a slice at the record holding it; TO below FROM: one record
     const spec_t *a = &model.specs[10], *b = &model.specs[12];
     store_slice_t slice;
     cr_assert_eq (store_slice (store, a->first_seq, b->first_seq, SIZE_MAX, &slice), 0);
     cr_assert_eq (slice.first_seq, a->first_seq);
-    cr_assert_leq (slice.last_seq, s_last (b));
-    cr_assert_eq (store_slice (store, s_last (a), a->first_seq - 5, SIZE_MAX, &slice), 0);
+    cr_assert_leq (slice.last_seq, gen_last (b));
+    cr_assert_eq (store_slice (store, gen_last (a), a->first_seq - 5, SIZE_MAX, &slice), 0);
     cr_assert_eq (slice.records, 1);
-    cr_assert_eq (slice.last_seq, s_last (a));
+    cr_assert_eq (slice.last_seq, gen_last (a));
     s_reopen (&store);
-    s_verify (store, &model);
-    s_fill (store, &model, 800, 3, 0);
-    s_verify (store, &model);
+    gen_verify (store, &model);
+    gen_fill (store, &model, 800, 3, 0);
+    gen_verify (store, &model);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
 
 BOTH (append_refuses_bad_records)
 {
     store_t *store = s_new ();
     model_t model = {0};
-    s_fill (store, &model, 10, 1, 0);
+    gen_fill (store, &model, 10, 1, 0);
     spec_t spec = {11, 3, 1, 0, 0};
     size_t size;
-    uint8_t *bytes = s_make (&spec, &size);
+    uint8_t *bytes = gen_make (&spec, &size);
     //  Wrong first seq (a gap, a repeat)
     spec_t gap = {12, 3, 1, 0, 0};
     size_t gap_size;
-    uint8_t *gap_bytes = s_make (&gap, &gap_size);
+    uint8_t *gap_bytes = gen_make (&gap, &gap_size);
     cr_assert_eq (store_append (store, gap_bytes, gap_size), -1);
     cr_assert_eq (errno, EINVAL);
     spec_t again = {10, 1, 1, 0, 0};
     size_t again_size;
-    uint8_t *again_bytes = s_make (&again, &again_size);
+    uint8_t *again_bytes = gen_make (&again, &again_size);
     cr_assert_eq (store_append (store, again_bytes, again_size), -1);
     //  Sizes that do not match the record's
     cr_assert_eq (store_append (store, bytes, size - 1), -1);
@@ -402,16 +194,16 @@ BOTH (append_refuses_bad_records)
     cr_assert_eq (store_append (store, bytes, 3), -1);
     cr_assert_eq (store_head (store), 10);
     cr_assert_eq (store_records (store), model.count);
-    s_verify (store, &model);
+    gen_verify (store, &model);
     cr_assert_eq (store_append (store, bytes, size), 0);
-    s_push (&model, &spec);
-    s_verify (store, &model);
+    gen_push (&model, &spec);
+    gen_verify (store, &model);
     free (longer);
     free (bytes);
     free (gap_bytes);
     free (again_bytes);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
 
 BOTH (truncate_at_boundaries)
@@ -422,26 +214,26 @@ BOTH (truncate_at_boundaries)
         store_t *store = s_new ();
         model_t model = {0};
         for (int i = 0; i < 20; i++)
-            s_add (store, &model, 1 + (uint32_t)(i % 4), 1, 0, 0);
+            gen_add (store, &model, 1 + (uint32_t)(i % 4), 1, 0, 0);
         s_reopen (&store);
-        uint64_t last = keep ? s_last (&model.specs[keep - 1]) : 0;
+        uint64_t last = keep ? gen_last (&model.specs[keep - 1]) : 0;
         if (keep < 20 && model.specs[keep].count > 1) {
             cr_assert_eq (store_truncate (store, last + 1, NULL), -1);
             cr_assert_eq (errno, EINVAL);
-            cr_assert_eq (store_head (store), s_last (&model.specs[19]));
+            cr_assert_eq (store_head (store), gen_last (&model.specs[19]));
         }
         cr_assert_eq (store_truncate (store, last, NULL), 0, "keep %zu", keep);
         model.count = keep;
         cr_assert_eq (store_head (store), last);
         cr_assert_leq (store_written (store), last);
         cr_assert_leq (store_synced (store), last);
-        s_verify (store, &model);
-        s_fill (store, &model, last + 25, 2, 9);
-        s_verify (store, &model);
+        gen_verify (store, &model);
+        gen_fill (store, &model, last + 25, 2, 9);
+        gen_verify (store, &model);
         s_reopen (&store);
-        s_verify (store, &model);
+        gen_verify (store, &model);
         store_destroy (&store);
-        s_model_free (&model);
+        gen_model_free (&model);
     }
 }
 
@@ -449,30 +241,30 @@ BOTH (truncate_buffered_and_written)
 {
     store_t *store = s_new ();
     model_t model = {0};
-    s_fill (store, &model, 200, 1, 0);
+    gen_fill (store, &model, 200, 1, 0);
     cr_assert_eq (store_commit (store, true), 0);
-    s_fill (store, &model, 260, 1, 0); //  buffered on disk
+    gen_fill (store, &model, 260, 1, 0); //  buffered on disk
     //  Cut inside the buffered part, then into the written part
     size_t keep = model.count - 3;
-    cr_assert_eq (store_truncate (store, s_last (&model.specs[keep - 1]), NULL), 0);
+    cr_assert_eq (store_truncate (store, gen_last (&model.specs[keep - 1]), NULL), 0);
     model.count = keep;
-    s_verify (store, &model);
+    gen_verify (store, &model);
     keep = model.count / 2;
-    cr_assert_eq (store_truncate (store, s_last (&model.specs[keep - 1]), NULL), 0);
+    cr_assert_eq (store_truncate (store, gen_last (&model.specs[keep - 1]), NULL), 0);
     model.count = keep;
-    s_verify (store, &model);
+    gen_verify (store, &model);
     cr_assert_eq (store_written (store), store_head (store));
-    s_fill (store, &model, 400, 5, 1);
+    gen_fill (store, &model, 400, 5, 1);
     s_reopen (&store);
-    s_verify (store, &model);
+    gen_verify (store, &model);
     cr_assert_eq (store_truncate (store, 0, NULL), 0);
     model.count = 0;
-    s_verify (store, &model);
-    s_fill (store, &model, 30, 6, 2);
+    gen_verify (store, &model);
+    gen_fill (store, &model, 30, 6, 2);
     s_reopen (&store);
-    s_verify (store, &model);
+    gen_verify (store, &model);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
 
 BOTH (epochs_and_agreement)
@@ -480,11 +272,11 @@ BOTH (epochs_and_agreement)
     store_t *store = s_new ();
     model_t model = {0};
     //  Records [1..3] [4..10] epoch 5, [11..12] [13..15] epoch 7, [16..20] epoch 9
-    s_add (store, &model, 3, 5, 0, 0);
-    s_add (store, &model, 7, 5, 0, 0);
-    s_add (store, &model, 2, 7, 0, 0);
-    s_add (store, &model, 3, 7, 0, 0);
-    s_add (store, &model, 5, 9, 0, 0);
+    gen_add (store, &model, 3, 5, 0, 0);
+    gen_add (store, &model, 7, 5, 0, 0);
+    gen_add (store, &model, 2, 7, 0, 0);
+    gen_add (store, &model, 3, 7, 0, 0);
+    gen_add (store, &model, 5, 9, 0, 0);
     for (int pass = 0; pass < 2; pass++) {
         cr_assert_eq (store_epoch_of (store, 1), 5);
         cr_assert_eq (store_epoch_of (store, 10), 5);
@@ -513,7 +305,7 @@ BOTH (epochs_and_agreement)
     cr_assert_eq (store_agreement (store, 9, 20), 12);
     cr_assert_eq (store_epoch_of (store, 12), 7);
     model.count = 3;
-    s_add (store, &model, 2, 11, 0, 0);
+    gen_add (store, &model, 2, 11, 0, 0);
     cr_assert_eq (store_epoch_of (store, 13), 11);
     cr_assert_eq (store_agreement (store, 9, 20), 12);
     cr_assert_eq (store_agreement (store, 11, 20), 14);
@@ -522,42 +314,42 @@ BOTH (epochs_and_agreement)
     cr_assert_eq (store_truncate (store, 0, NULL), 0);
     cr_assert_eq (store_agreement (store, 5, 20), 0);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
 
 BOTH (agreement_epoch_goes_down)
 {
     store_t *store = s_new ();
     model_t model = {0};
-    s_add (store, &model, 5, 8, 0, 0);
-    s_add (store, &model, 5, 3, 0, 0);
-    s_add (store, &model, 2, 9, 0, 0);
+    gen_add (store, &model, 5, 8, 0, 0);
+    gen_add (store, &model, 5, 3, 0, 0);
+    gen_add (store, &model, 2, 9, 0, 0);
     cr_assert_eq (store_epoch_of (store, 7), 3);
     cr_assert_eq (store_agreement (store, 3, 12), 0);
     cr_assert_eq (store_agreement (store, 8, 12), 10);
     cr_assert_eq (store_agreement (store, 9, 12), 12);
     cr_assert_eq (store_agreement (store, 9, 11), 10);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
 
 BOTH (reserve_and_append_reserved)
 {
     store_t *store = s_new ();
     model_t model = {0};
-    s_fill (store, &model, 50, 1, 0);
+    gen_fill (store, &model, 50, 1, 0);
     //  Reserve an upper bound, build in place, keep only what was written
     for (int round = 0; round < 40; round++) {
         spec_t spec = {store_head (store) + 1, 1 + (uint32_t)round % 9, 2, 4, 0};
-        size_t size = s_spec_size (&spec);
+        size_t size = gen_spec_size (&spec);
         size_t bound = size + (size_t)round * 10;
         uint8_t *room = store_reserve (store, bound);
         cr_assert_not_null (room, "reserve %zu: %s", bound, strerror (errno));
-        cr_assert_eq (s_write (&spec, room), size);
+        cr_assert_eq (gen_write (&spec, room), size);
         cr_assert_eq (store_append_reserved (store), 0);
-        s_push (&model, &spec);
+        gen_push (&model, &spec);
     }
-    s_verify (store, &model);
+    gen_verify (store, &model);
     //  A reservation that does not become a good next record appends nothing
     uint8_t *room = store_reserve (store, 200);
     cr_assert_not_null (room);
@@ -565,34 +357,34 @@ BOTH (reserve_and_append_reserved)
     cr_assert_eq (store_append_reserved (store), -1);
     cr_assert_eq (errno, EINVAL);
     spec_t wrong = {store_head (store) + 2, 1, 2, 4, 0};
-    room = store_reserve (store, s_spec_size (&wrong));
-    s_write (&wrong, room);
+    room = store_reserve (store, gen_spec_size (&wrong));
+    gen_write (&wrong, room);
     cr_assert_eq (store_append_reserved (store), -1);
     //  ... including one that needed a chunk or segment of its own
     spec_t big = {store_head (store) + 2, 1, 2, 4, BIG};
-    room = store_reserve (store, s_spec_size (&big));
+    room = store_reserve (store, gen_spec_size (&big));
     cr_assert_not_null (room);
-    s_write (&big, room);
+    gen_write (&big, room);
     cr_assert_eq (store_append_reserved (store), -1);
     //  Sizes no record can have
     cr_assert_null (store_reserve (store, RECORD_HEADER - 1));
     cr_assert_eq (errno, EINVAL);
     cr_assert_null (store_reserve (store, (size_t)RECORD_SIZE_MAX + 5));
-    s_verify (store, &model);
-    s_fill (store, &model, store_head (store) + 30, 3, 0);
-    s_add (store, &model, 1, 3, 0, BIG);
-    s_fill (store, &model, store_head (store) + 30, 3, 0);
+    gen_verify (store, &model);
+    gen_fill (store, &model, store_head (store) + 30, 3, 0);
+    gen_add (store, &model, 1, 3, 0, BIG);
+    gen_fill (store, &model, store_head (store) + 30, 3, 0);
     s_reopen (&store);
-    s_verify (store, &model);
+    gen_verify (store, &model);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
 
 BOTH (watermarks)
 {
     store_t *store = s_new ();
     model_t model = {0};
-    s_fill (store, &model, 40, 1, 0);
+    gen_fill (store, &model, 40, 1, 0);
     cr_assert_eq (store_head (store), 40);
     cr_assert_leq (store_written (store), 40);
     cr_assert_leq (store_synced (store), store_written (store));
@@ -601,46 +393,32 @@ BOTH (watermarks)
         cr_assert_eq (store_synced (store), 40);
     }
     //  Buffered records read like written ones
-    s_verify (store, &model);
+    gen_verify (store, &model);
     cr_assert_eq (store_commit (store, false), 0);
     cr_assert_eq (store_written (store), 40);
     cr_assert_leq (store_synced (store), 40);
     cr_assert_eq (store_commit (store, true), 0);
     cr_assert_eq (store_synced (store), 40);
-    s_fill (store, &model, 55, 1, 0);
+    gen_fill (store, &model, 55, 1, 0);
     cr_assert_eq (store_head (store), 55);
     cr_assert_geq (store_written (store), 40);
     cr_assert_eq (store_commit (store, true), 0);
     cr_assert_eq (store_written (store), 55);
     cr_assert_eq (store_synced (store), 55);
     cr_assert_not (store_failed (store));
-    s_verify (store, &model);
+    gen_verify (store, &model);
     store_destroy (&store);
-    s_model_free (&model);
-}
-
-static uint8_t *s_read_file (const char *path, size_t *size)
-{
-    FILE *file = fopen (path, "rb");
-    cr_assert_not_null (file, "open %s", path);
-    cr_assert_eq (fseek (file, 0, SEEK_END), 0);
-    *size = (size_t)ftell (file);
-    rewind (file);
-    uint8_t *data = (uint8_t *)malloc (*size + 1);
-    cr_assert_not_null (data);
-    cr_assert_eq (fread (data, 1, *size, file), *size);
-    fclose (file);
-    return data;
+    gen_model_free (&model);
 }
 
 //  The file at PATH from OFFSET holds exactly the records SPECS[0..COUNT).
 static size_t s_check_rollback (const char *path, size_t offset, const spec_t *specs, size_t count)
 {
     size_t size;
-    uint8_t *data = s_read_file (path, &size);
+    uint8_t *data = gen_read_file (path, &size);
     for (size_t i = 0; i < count; i++) {
         size_t record;
-        uint8_t *bytes = s_make (&specs[i], &record);
+        uint8_t *bytes = gen_make (&specs[i], &record);
         cr_assert_leq (offset + record, size);
         cr_assert_eq (memcmp (data + offset, bytes, record), 0, "rollback record %zu", i);
         offset += record;
@@ -661,30 +439,30 @@ BOTH (rollback_file)
     }
     store_t *store = s_new ();
     model_t model = {0};
-    s_fill (store, &model, 300, 1, 0);
+    gen_fill (store, &model, 300, 1, 0);
     cr_assert_eq (store_commit (store, true), 0);
-    s_fill (store, &model, 330, 2, 0); //  buffered on disk: they go too
+    gen_fill (store, &model, 330, 2, 0); //  buffered on disk: they go too
     size_t keep = model.count / 3;
-    cr_assert_eq (store_truncate (store, s_last (&model.specs[keep - 1]), path), 0);
+    cr_assert_eq (store_truncate (store, gen_last (&model.specs[keep - 1]), path), 0);
     size_t end = s_check_rollback (path, 0, model.specs + keep, model.count - keep);
     model.count = keep;
-    s_verify (store, &model);
+    gen_verify (store, &model);
     //  A second cut appends to the file
-    s_fill (store, &model, 400, 3, 1);
+    gen_fill (store, &model, 400, 3, 1);
     keep = model.count - 5;
-    cr_assert_eq (store_truncate (store, s_last (&model.specs[keep - 1]), path), 0);
+    cr_assert_eq (store_truncate (store, gen_last (&model.specs[keep - 1]), path), 0);
     s_check_rollback (path, end, model.specs + keep, 5);
     model.count = keep;
     s_reopen (&store);
-    s_verify (store, &model);
+    gen_verify (store, &model);
     //  A rollback file that cannot be written changes nothing
     uint64_t head = store_head (store);
     cr_assert_eq (store_truncate (store, 0, "/nonexistent-dir/rollback.rec"), -1);
     cr_assert_eq (errno, ENOENT);
     cr_assert_eq (store_head (store), head);
-    s_verify (store, &model);
+    gen_verify (store, &model);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
     if (!s_engine->durable)
         unlink (path);
 }
@@ -693,37 +471,37 @@ BOTH (records_bigger_than_a_chunk)
 {
     store_t *store = s_new ();
     model_t model = {0};
-    s_add (store, &model, 3, 1, 0, 0);
-    s_add (store, &model, 1, 1, 0, BIG);
-    s_add (store, &model, 2, 1, 0, 0);
-    s_add (store, &model, 1, 1, 0, BIG * 2);
-    s_add (store, &model, 1, 1, 0, 0);
-    s_verify (store, &model);
+    gen_add (store, &model, 3, 1, 0, 0);
+    gen_add (store, &model, 1, 1, 0, BIG);
+    gen_add (store, &model, 2, 1, 0, 0);
+    gen_add (store, &model, 1, 1, 0, BIG * 2);
+    gen_add (store, &model, 1, 1, 0, 0);
+    gen_verify (store, &model);
     if (!s_engine->durable)
         cr_assert_gt (store_memory (store), BIG * 3);
     //  Cut just after a big one, then after a small one behind a big one
-    cr_assert_eq (store_truncate (store, s_last (&model.specs[3]), NULL), 0);
+    cr_assert_eq (store_truncate (store, gen_last (&model.specs[3]), NULL), 0);
     model.count = 4;
-    s_add (store, &model, 2, 2, 1, 0);
-    s_verify (store, &model);
-    cr_assert_eq (store_truncate (store, s_last (&model.specs[2]), NULL), 0);
+    gen_add (store, &model, 2, 2, 1, 0);
+    gen_verify (store, &model);
+    cr_assert_eq (store_truncate (store, gen_last (&model.specs[2]), NULL), 0);
     model.count = 3;
     if (!s_engine->durable)
         cr_assert_lt (store_memory (store), BIG * 2);
-    s_add (store, &model, 2, 2, 2, 0);
-    s_add (store, &model, 1, 2, 2, BIG);
-    s_add (store, &model, 4, 2, 2, 0);
-    s_verify (store, &model);
+    gen_add (store, &model, 2, 2, 2, 0);
+    gen_add (store, &model, 1, 2, 2, BIG);
+    gen_add (store, &model, 4, 2, 2, 0);
+    gen_verify (store, &model);
     s_reopen (&store);
-    s_verify (store, &model);
+    gen_verify (store, &model);
     cr_assert_eq (store_truncate (store, 0, NULL), 0);
     model.count = 0;
-    s_add (store, &model, 1, 3, 3, BIG);
-    s_add (store, &model, 1, 3, 3, 0);
+    gen_add (store, &model, 1, 3, 3, BIG);
+    gen_add (store, &model, 1, 3, 3, 0);
     s_reopen (&store);
-    s_verify (store, &model);
+    gen_verify (store, &model);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
 
 static uint64_t s_rand (uint64_t *state)
@@ -746,12 +524,12 @@ BOTH (random_model)
             if (r % 50 == 0)
                 epoch++;
             size_t big = r % 997 == 0 ? BIG : r % 13 == 0 ? 3000 + r % 5000 : 0;
-            s_add (store, &model, big ? 1 : 1 + (uint32_t)(r % 30), epoch, r % 1000, big);
+            gen_add (store, &model, big ? 1 : 1 + (uint32_t)(r % 30), epoch, r % 1000, big);
         }
         uint64_t r = s_rand (&rng);
         if (r % 4 == 0 && model.count) {
             size_t keep = (size_t)(s_rand (&rng) % (model.count + 1));
-            uint64_t last = keep ? s_last (&model.specs[keep - 1]) : 0;
+            uint64_t last = keep ? gen_last (&model.specs[keep - 1]) : 0;
             cr_assert_eq (store_truncate (store, last, NULL), 0);
             model.count = keep;
         } else if (r % 4 == 1) {
@@ -762,14 +540,14 @@ BOTH (random_model)
         cr_assert_eq (store_records (store), model.count);
         for (int probe = 0; probe < 10 && model.count; probe++) {
             const spec_t *spec = &model.specs[s_rand (&rng) % model.count];
-            s_check_record (store, spec->first_seq + s_rand (&rng) % spec->count, spec);
+            gen_check_record (store, spec->first_seq + s_rand (&rng) % spec->count, spec);
         }
     }
-    s_verify (store, &model);
+    gen_verify (store, &model);
     s_reopen (&store);
-    s_verify (store, &model);
+    gen_verify (store, &model);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
 
 //  --------------------------------------------------------------------------
@@ -821,32 +599,32 @@ Test (store_mem, pointers_never_move)
 {
     store_t *store = store_mem_new ();
     model_t model = {0};
-    s_add (store, &model, 4, 1, 0, 0);
+    gen_add (store, &model, 4, 1, 0, 0);
     record_t first;
     cr_assert_eq (store_record (store, 1, &first), 0);
-    s_fill (store, &model, 100000, 1, 0); //  many chunks, index reallocated
+    gen_fill (store, &model, 100000, 1, 0); //  many chunks, index reallocated
     record_t again;
     cr_assert_eq (store_record (store, 1, &again), 0);
     cr_assert_eq (again.bytes, first.bytes);
-    cr_assert_eq (store_truncate (store, s_last (&model.specs[10]), NULL), 0);
+    cr_assert_eq (store_truncate (store, gen_last (&model.specs[10]), NULL), 0);
     cr_assert_eq (store_record (store, 1, &again), 0);
     cr_assert_eq (again.bytes, first.bytes);
     model.count = 11;
-    s_verify (store, &model);
+    gen_verify (store, &model);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
 
 Test (store_mem, truncate_gives_memory_back)
 {
     store_t *store = store_mem_new ();
     model_t model = {0};
-    s_fill (store, &model, 200000, 1, 0);
+    gen_fill (store, &model, 200000, 1, 0);
     size_t full = store_memory (store);
-    cr_assert_eq (store_truncate (store, s_last (&model.specs[model.count / 10]), NULL), 0);
+    cr_assert_eq (store_truncate (store, gen_last (&model.specs[model.count / 10]), NULL), 0);
     cr_assert_lt (store_memory (store), full / 2);
     cr_assert_eq (store_truncate (store, 0, NULL), 0);
     cr_assert_lt (store_memory (store), 128 * 1024);
     store_destroy (&store);
-    s_model_free (&model);
+    gen_model_free (&model);
 }
