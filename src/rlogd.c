@@ -8,6 +8,7 @@
 #include <czmq.h>
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 
 typedef enum {
@@ -369,15 +370,26 @@ int main (int argc, char **argv)
     zstr_free (&pub);
     zstr_free (&peer);
     zpoller_t *poller = rc == 0 ? zpoller_new (actor, NULL) : NULL;
-    while (poller && !zsys_interrupted) {
-        //  The actor only speaks when asked; this just waits for a signal.
-        if (zpoller_wait (poller, 200) == actor) {
-            zmsg_t *msg = zmsg_recv (actor);
-            zmsg_destroy (&msg);
-        }
-    }
-    if (rc == 0)
+    //  Wait for SIGINT/SIGTERM. After READY the actor speaks only when it
+    //  ends, which a signal also makes it do when it lands on the actor's
+    //  thread (zloop stops on EINTR). Its last word is the signal that
+    //  zactor_destroy waits for: it must be left there, or that wait is
+    //  forever.
+    bool ended = false;
+    while (poller && !zsys_interrupted && !ended)
+        ended = zpoller_wait (poller, 200) == actor;
+    //  A shutdown is under way: a second SIGINT/SIGTERM (Ctrl-C reaches the
+    //  whole process group, and a supervisor may signal too) must not turn
+    //  it into death by signal, the default action czmq puts back at exit.
+    zsys_handler_set (NULL);
+    signal (SIGINT, SIG_IGN);
+    signal (SIGTERM, SIG_IGN);
+    if (rc == 0 && zsys_interrupted)
         log_info ("signal received: shutting down");
+    else if (rc == 0) {
+        log_error ("the %s stopped on its own", argv[1]);
+        rc = 1;
+    }
     zpoller_destroy (&poller);
     zactor_destroy (&actor);
     return rc;

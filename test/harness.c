@@ -76,14 +76,15 @@ void h_cluster_init (h_cluster_t *cluster, uint32_t replicas, int heartbeat_ms)
     cluster->replicas = replicas;
     cluster->heartbeat_ms = heartbeat_ms;
     snprintf (cluster->master.id, sizeof cluster->master.id, "master");
+    char dir[sizeof cluster->dir]; //  a copy: gcc sees an overlap within the struct
+    memcpy (dir, cluster->dir, sizeof dir);
     snprintf (cluster->master.ready_path, sizeof cluster->master.ready_path, "%s/master.ready",
-              cluster->dir);
+              dir);
     for (int i = 0; i < H_MAX_NODES; i++) {
         h_node_t *node = &cluster->secondaries[i];
         snprintf (node->id, sizeof node->id, "s%d", i + 1);
         //  By position, not id: a test may give two nodes the same id.
-        snprintf (node->ready_path, sizeof node->ready_path, "%s/secondary-%d.ready", cluster->dir,
-                  i);
+        snprintf (node->ready_path, sizeof node->ready_path, "%s/secondary-%d.ready", dir, i);
     }
 }
 

@@ -6,8 +6,11 @@
 #include <czmq.h>
 #include <pthread.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static h_cluster_t s_cluster;
 
@@ -366,6 +369,60 @@ Test (cluster, rlogd_reports_bound_ports_in_ready_file)
     cr_assert_not_null (fgets (out, sizeof out, p));
     pclose (p);
     cr_assert_str_eq (out, "0\n", "temporary files left in %s", s_cluster.dir);
+}
+
+//  A signal that lands on the actor's thread rather than the main one ends
+//  the actor's loop first (zloop stops on EINTR); rlogd must still shut down
+//  and exit 0, not wait forever for an actor that is already gone.
+static pid_t s_actor_thread (pid_t pid)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *tasks = opendir (path);
+    if (!tasks)
+        return -1;
+    pid_t found = -1;
+    struct dirent *e;
+    while ((e = readdir (tasks)) && found < 0) {
+        pid_t tid = (pid_t)atoi (e->d_name);
+        char comm_path[128], comm[32] = "";
+        snprintf (comm_path, sizeof comm_path, "%s/%d/comm", path, (int)tid);
+        FILE *f = fopen (comm_path, "r");
+        if (f) {
+            if (!fgets (comm, sizeof comm, f))
+                comm[0] = 0;
+            fclose (f);
+        }
+        //  libzmq names its threads ZMQbg/...; the actor keeps rlogd's name.
+        if (tid > 0 && tid != pid && strncmp (comm, "ZMQbg", 5) != 0)
+            found = tid;
+    }
+    closedir (tasks);
+    return found;
+}
+
+Test (cluster, signal_on_the_actor_thread_still_exits_cleanly)
+{
+    h_cluster_init (&s_cluster, 1, 50);
+    cr_assert (h_start_master (&s_cluster, ""));
+    cr_assert (h_start_secondary (&s_cluster, 0, ""));
+    s_wait_healthy (2);
+    h_node_t *nodes[] = {&s_cluster.master, &s_cluster.secondaries[0]};
+    for (int n = 0; n < 2; n++) {
+        pid_t pid = nodes[n]->pid;
+        pid_t tid = s_actor_thread (pid);
+        cr_assert_gt (tid, 0, "no actor thread in %s", nodes[n]->id);
+        cr_assert_eq (syscall (SYS_tgkill, pid, tid, SIGTERM), 0);
+        int status = 0;
+        pid_t got = 0;
+        int64_t deadline = zclock_mono () + 10000;
+        while ((got = waitpid (pid, &status, WNOHANG)) == 0 && zclock_mono () < deadline)
+            zclock_sleep (10); //  polling interval of a condition, not a guess
+        cr_assert_eq (got, pid, "%s did not exit after SIGTERM on its actor thread", nodes[n]->id);
+        nodes[n]->pid = 0;
+        cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "%s: status %d", nodes[n]->id,
+                   status);
+    }
 }
 
 //  A late secondary catches up 100,000 entries, then follows live.

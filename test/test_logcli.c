@@ -21,12 +21,15 @@ static h_cluster_t s_cluster;
 static char s_tmux_socket[256]; //  set while a tmux server runs
 static pid_t s_children[4];     //  logcli processes started in the background
 static size_t s_child_count;
+static pid_t s_group; //  a process group to kill at the end (tools/cluster's)
 
 static void s_teardown (void)
 {
     for (size_t i = 0; i < s_child_count; i++)
         if (s_children[i] > 0)
             kill (s_children[i], SIGKILL);
+    if (s_group > 0)
+        kill (-s_group, SIGKILL);
     if (s_tmux_socket[0]) {
         char cmd[400];
         snprintf (cmd, sizeof cmd, "tmux -S '%s' kill-server 2>/dev/null", s_tmux_socket);
@@ -1119,6 +1122,7 @@ Test (logcli, tools_cluster_checks_its_nodes, .timeout = 90.0)
         s_cluster.dir, RLOG_BUILD_DIR, CLUSTER_SCRIPT);
     proc_t cluster;
     s_proc_start (&cluster, cmd);
+    s_group = cluster.pid; //  timeout leads a process group: the script and its nodes
     cr_assert (s_proc_wait_for (&cluster, "cluster up: master tcp://127.0.0.1:", 30000),
                "never up: %s", cluster.out);
     const char *up = strstr (cluster.out, "cluster up: master ");
@@ -1131,6 +1135,7 @@ Test (logcli, tools_cluster_checks_its_nodes, .timeout = 90.0)
     rc = s_proc_wait_exit (&cluster, 20000);
     cr_assert_eq (rc, 0, "Ctrl-C: exit %d: %s", rc, cluster.out);
     cr_assert_eq (s_rlogd_with (s_cluster.dir), 0, "nodes left running after Ctrl-C");
+    s_group = 0;
 }
 
 //  --------------------------------------------------------------------------
