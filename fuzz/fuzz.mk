@@ -34,10 +34,14 @@ $(FUZZ_BUILD)/fuzz_proto: fuzz/fuzz_proto.c src/proto.c $(FUZZ_HEADERS) | $(FUZZ
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) fuzz/fuzz_proto.c src/proto.c -o $@ \
 	  $(shell pkg-config --libs msgpack)
 
-$(FUZZ_BUILD)/fuzz_recovery: fuzz/fuzz_recovery.c src/disklog.c src/crc32c.c $(FUZZ_HEADERS) \
-                             | $(FUZZ_BUILD)
+# Recovery is the store of src/core: its headers first (src/ has the old store.h)
+FUZZ_RECOVERY_SRC  := $(addprefix src/core/,store.c store_mem.c store_disk.c segment.c \
+                        recovery.c fsdir.c record.c epochs.c grow.c crc32c.c)
+FUZZ_RECOVERY_DEPS := $(FUZZ_RECOVERY_SRC) $(wildcard src/core/*.h)
+
+$(FUZZ_BUILD)/fuzz_recovery: fuzz/fuzz_recovery.c $(FUZZ_RECOVERY_DEPS) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) fuzz/fuzz_recovery.c src/disklog.c src/crc32c.c -o $@
+	$(Q)$(FUZZ_CC) -Isrc/core $(FUZZ_CFLAGS) fuzz/fuzz_recovery.c $(FUZZ_RECOVERY_SRC) -o $@
 
 fuzz-build: $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/%)
 
@@ -83,10 +87,9 @@ fuzz-replay: fuzz-build | $(FUZZ_BUILD)/artifacts $(FUZZ_BUILD)/logs
 	  echo "fuzz-replay: $$h OK: $$(grep -o 'INITED.*' "$$log" | tail -n 1)"; \
 	done
 
-$(FUZZ_BUILD)/gen_corpus: fuzz/gen_corpus.c $(BUILD)/proto.o $(BUILD)/disklog.o $(BUILD)/crc32c.o \
-                          | $(FUZZ_BUILD)
+$(FUZZ_BUILD)/gen_corpus: fuzz/gen_corpus.c $(FUZZ_RECOVERY_DEPS) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  LINK  $@")
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) -Isrc/core $(CFLAGS) fuzz/gen_corpus.c $(FUZZ_RECOVERY_SRC) -o $@
 
 fuzz-corpus: $(FUZZ_BUILD)/gen_corpus
 	$(FUZZ_BUILD)/gen_corpus fuzz/corpus

@@ -1,38 +1,42 @@
-/*  fuzz_recovery.c - libFuzzer harness for log-file recovery (src/disklog.c).
+/*  fuzz_recovery.c - libFuzzer harness for log recovery (src/core:
+    store_disk.c, recovery.c, segment.c, record.c).
 
     The input becomes one or two segment files in a fresh directory, then
-    disklog_open recovers it in STRICT and in CUT mode and every entry is
-    read back with disklog_get. Input layout (see fuzz/README.md):
+    store_disk_open recovers it strict and non-strict and every record is
+    read back. Input layout (see fuzz/README.md):
 
         [u8 flags][u8 name1][u8 name2][u16 split, little-endian][bytes...]
 
       flags bit 0   two segments: BYTES[0..split) is the first, the rest the
                     second (split is cut to the length of BYTES)
       flags bit 1   the first segment is named NAME1 instead of 1
-      flags bit 2   fix the CRCs: walk each segment record by record (by
-                    LEN, while it fits) and store the right crc32c, so the
-                    fuzzer gets past the CRC to the checks behind it (client
-                    id size, seq order, segment names, epochs)
+      flags bit 2   fix the CRCs: walk each segment record by record (by its
+                    size field, while it fits) and store the right CRC-32C,
+                    so the fuzzer gets past the CRC to the checks behind it
+                    (header fields, entries, seq order, segment names)
+      flags bit 3   payloads above 16 bytes are too large (else 1 MiB)
       name2         first seq of the second segment (its file name)
-      bytes         record format of disklog.h:
-                    [u32 len][u32 crc32c][u64 epoch][u64 seq][u64 req_id]
-                    [u8 client_id_size][client_id][payload]
+      bytes         record batches as src/core/record.h lays them out
 
-    fuzz/gen_corpus.c writes seeds in this layout from segments produced by
-    disklog itself; fuzz/to_c.py turns one into a C array for a regression
-    test.
+    fuzz/gen_corpus.c writes seeds in this layout from segments written by
+    the disk store itself; fuzz/to_c.py turns one into a C array for a
+    regression test.
 
     Oracles, beyond ASan/UBSan/LSan (and SIGBUS, should a read ever go past
     a segment's end inside its mapping):
-    1. every entry 1..head reads back, and its pointers stay inside the
-       segment's record (ASan cannot see into mappings, so the bytes are
-       summed and the lengths checked against the file);
-    2. STRICT either succeeds, or fails with EBADMSG on a corrupt middle and
+    1. every record 1..head reads back, passes record_check, and lies within
+       the input (ASan cannot see into mappings, so the bytes are summed
+       and the sizes checked against the input); slices cover the log once;
+       epochs and agreement are consistent;
+    2. strict either succeeds, or fails with EBADMSG on a corrupt middle and
        leaves the files byte for byte as they were;
-    3. CUT always succeeds on a readable directory and keeps the same entries
-       as a successful STRICT;
-    4. after CUT, the directory reopens in STRICT with nothing to cut and the
-       same entries, and takes one more append.
+    3. non-strict always succeeds on a readable directory and keeps the same
+       entries as a successful strict;
+    4. with one segment named 1, the pure scan (recovery_scan) predicts both
+       opens: what non-strict keeps, and whether strict fails;
+    5. after non-strict, the directory reopens strict with nothing to cut
+       and the same entries, takes one more record, and truncates back to
+       where it was with the record in a rollback file.
 
     Work directory: $RLOG_FUZZ_DIR, or /tmp, + /rlog-fuzz-recovery.<pid>,
     emptied before each input and removed after it. RLOG_FUZZ_VERBOSE=1
@@ -40,7 +44,8 @@
     with the seed files as arguments).
 */
 #include "crc32c.h"
-#include "disklog.h"
+#include "recovery.h"
+#include "store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,7 +57,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SEGMENT_BYTES DISKLOG_SEGMENT_MIN
+#define SEGMENT_BYTES STORE_SEGMENT_MIN
 #define HEADER        5
 
 #define CHECK(cond)                                                                                \
@@ -64,28 +69,28 @@
     } while (0)
 
 static char s_dir[256];
+static char s_rollback[300];
 static bool s_verbose;
-
-static void s_report (const char *what, const disklog_t *log, const disklog_recovery_t *r,
-                      const char *err)
-{
-    if (!s_verbose)
-        return;
-    if (log)
-        fprintf (stderr,
-                 "%s: %" PRIu64 " entries, cut %" PRIu64 " bytes / %" PRIu64
-                 " records, middle %d%s%s\n",
-                 what, r->entries, r->cut_bytes, r->cut_entries, r->corrupt_middle,
-                 r->reason[0] ? ": " : "", r->reason);
-    else
-        fprintf (stderr, "%s: failed: %s\n", what, err);
-}
 
 typedef struct {
     char name[32];
     const uint8_t *data;
     size_t size;
 } segment_file_t;
+
+static void s_report (const char *what, store_t *store, const store_recovery_t *r, const char *err)
+{
+    if (!s_verbose)
+        return;
+    if (store)
+        fprintf (stderr,
+                 "%s: %" PRIu64 " records, %" PRIu64 " entries, cut %" PRIu64 " bytes / %" PRIu64
+                 " records, middle %d%s%s\n",
+                 what, r->records, r->entries, r->cut_bytes, r->cut_records, r->corrupt_middle,
+                 r->reason[0] ? ": " : "", r->reason);
+    else
+        fprintf (stderr, "%s: failed: %s\n", what, err);
+}
 
 static void s_path (char *path, size_t size, const char *name)
 {
@@ -108,6 +113,7 @@ static void s_clean (void)
         closedir (dir);
     }
     rmdir (s_dir);
+    unlink (s_rollback);
 }
 
 static void s_write (const segment_file_t *file)
@@ -154,115 +160,184 @@ static bool s_unchanged (const segment_file_t *files, size_t count)
     return true;
 }
 
-//  Read every entry back; returns a checksum so the reads are not elided.
-static unsigned s_read_all (disklog_t *log, size_t max_bytes)
+//  One record read back: whole, checked, within the input. Returns a sum
+//  of its bytes so the reads are not elided.
+static unsigned s_read_record (store_t *store, uint64_t seq, size_t max_bytes, size_t max_payload,
+                               uint64_t *next)
 {
-    uint64_t head = disklog_head (log);
-    CHECK (disklog_written (log) == head && disklog_synced (log) == head);
-    unsigned sum = 0;
-    entry_t entry;
-    for (uint64_t seq = 1; seq <= head; seq++) {
-        CHECK (disklog_get (log, seq, &entry) == 0);
-        CHECK (entry.client_id_size <= ENTRY_CLIENT_ID_MAX);
-        //  A record holds its header, client id and payload: all of it came
-        //  from the input
-        CHECK (entry.size + entry.client_id_size + DISKLOG_RECORD_HEADER <= max_bytes);
-        CHECK (entry.data == entry.client_id + entry.client_id_size);
-        for (size_t i = 0; i < entry.client_id_size; i++)
-            sum += entry.client_id[i];
+    record_t r, checked;
+    CHECK (store_record (store, seq, &r) == 0);
+    CHECK (r.first_seq == seq && r.size <= max_bytes);
+    CHECK (record_check (r.bytes, r.size, max_payload, &checked) == RECORD_OK);
+    CHECK (checked.size == r.size);
+    CHECK (store_epoch_of (store, seq) == r.epoch);
+    CHECK (store_epoch_of (store, record_last_seq (&r)) == r.epoch);
+    unsigned sum = (unsigned)r.epoch;
+    record_iter_t it;
+    record_entry_t entry;
+    record_iter_init (&it, &r);
+    uint32_t count = 0;
+    while (record_next (&it, &entry)) {
+        CHECK (entry.seq == seq + count && entry.size <= max_payload);
+        CHECK (entry.data >= r.bytes && entry.data + entry.size <= r.bytes + r.size);
         for (size_t i = 0; i < entry.size; i++)
             sum += entry.data[i];
-        sum += (unsigned)entry.epoch + (unsigned)entry.req_id;
-        CHECK (disklog_epoch_of (log, seq) == entry.epoch);
+        count++;
     }
-    CHECK (disklog_get (log, 0, &entry) == -1 && errno == ENOENT);
-    CHECK (disklog_get (log, head + 1, &entry) == -1 && errno == ENOENT);
-    CHECK (disklog_agreement (log, UINT64_MAX, head) == head);
-    CHECK (disklog_agreement (log, 1, head) <= head);
+    CHECK (count == r.count);
+    *next = record_last_seq (&r) + 1;
     return sum;
 }
 
-static void s_once (const segment_file_t *files, size_t count, size_t total)
+//  Read every record back, then slices over the whole log.
+static unsigned s_read_all (store_t *store, size_t max_bytes, size_t max_payload)
+{
+    uint64_t head = store_head (store);
+    CHECK (store_written (store) == head && store_synced (store) == head);
+    unsigned sum = 0;
+    uint64_t records = 0;
+    for (uint64_t seq = 1; seq <= head; records++)
+        sum += s_read_record (store, seq, max_bytes, max_payload, &seq);
+    CHECK (records == store_records (store));
+    uint64_t covered = 0;
+    for (uint64_t seq = 1; seq <= head;) {
+        store_slice_t slice;
+        CHECK (store_slice (store, seq, UINT64_MAX, SIZE_MAX, &slice) == 0);
+        CHECK (slice.first_seq == seq && slice.size <= max_bytes && slice.records >= 1);
+        covered += slice.records;
+        seq = slice.last_seq + 1;
+    }
+    CHECK (covered == records);
+    record_t r;
+    CHECK (store_record (store, 0, &r) == -1 && errno == ENOENT);
+    CHECK (store_record (store, head + 1, &r) == -1 && errno == ENOENT);
+    CHECK (store_agreement (store, UINT64_MAX, head) == head);
+    uint64_t agreed = store_agreement (store, 1, head);
+    CHECK (agreed <= head);
+    if (agreed)
+        CHECK (store_record (store, agreed, &r) == 0 && record_last_seq (&r) == agreed);
+    return sum;
+}
+
+//  Strict: opens with no corrupt middle, or fails with EBADMSG and leaves
+//  the files alone. Returns the head it opened with, or UINT64_MAX.
+static uint64_t s_strict (const segment_file_t *files, size_t count, size_t total,
+                          size_t max_payload, volatile unsigned *sink)
 {
     char err[600];
-    disklog_recovery_t recovery;
-    volatile unsigned sink = 0;
-
-    //  STRICT
+    store_recovery_t recovery;
     s_write_all (files, count);
-    disklog_t *log =
-        disklog_open (s_dir, SEGMENT_BYTES, DISKLOG_STRICT, &recovery, err, sizeof err);
-    s_report ("STRICT", log, &recovery, err);
-    bool strict_ok = log != NULL;
-    uint64_t strict_entries = 0;
-    if (log) {
-        CHECK (!recovery.corrupt_middle);
-        strict_entries = disklog_head (log);
-        CHECK (recovery.entries == strict_entries);
-        sink += s_read_all (log, total);
-        disklog_destroy (&log);
-    } else {
+    store_t *store =
+        store_disk_open (s_dir, SEGMENT_BYTES, true, max_payload, &recovery, err, sizeof err);
+    s_report ("strict", store, &recovery, err);
+    if (!store) {
         int error = errno;
         if (error != EBADMSG)
-            fprintf (stderr, "fuzz_recovery: STRICT open failed: %s\n", err);
+            fprintf (stderr, "fuzz_recovery: strict open failed: %s\n", err);
         CHECK (error == EBADMSG);
         CHECK (recovery.corrupt_middle);
         CHECK (s_unchanged (files, count));
+        return UINT64_MAX;
     }
+    CHECK (!recovery.corrupt_middle);
+    uint64_t head = store_head (store);
+    CHECK (recovery.records == store_records (store));
+    *sink += s_read_all (store, total, max_payload);
+    store_destroy (&store);
+    return head;
+}
 
-    //  CUT, on the original files again
-    s_write_all (files, count);
-    log = disklog_open (s_dir, SEGMENT_BYTES, DISKLOG_CUT, &recovery, err, sizeof err);
-    s_report ("CUT", log, &recovery, err);
-    if (!log)
-        fprintf (stderr, "fuzz_recovery: CUT open failed: %s\n", err);
-    CHECK (log);
-    uint64_t cut_entries = disklog_head (log);
-    CHECK (recovery.entries == cut_entries);
-    if (strict_ok)
-        CHECK (cut_entries == strict_entries);
-    sink += s_read_all (log, total);
-    disklog_destroy (&log);
-
-    //  What CUT left is clean: STRICT finds nothing to cut
-    log = disklog_open (s_dir, SEGMENT_BYTES, DISKLOG_STRICT, &recovery, err, sizeof err);
-    if (!log)
-        fprintf (stderr, "fuzz_recovery: STRICT reopen after CUT failed: %s\n", err);
-    CHECK (log);
-    CHECK (disklog_head (log) == cut_entries);
-    CHECK (recovery.cut_bytes == 0 && recovery.cut_entries == 0 && !recovery.corrupt_middle);
-    sink += s_read_all (log, total);
-
-    //  ... and takes an append after the recovered tail
+//  What non-strict left is clean, takes a record, and truncates it away
+//  again into a rollback file.
+static void s_reopen_and_append (uint64_t head, uint64_t records, size_t total, size_t max_payload,
+                                 volatile unsigned *sink)
+{
+    char err[600];
+    store_recovery_t recovery;
+    store_t *store =
+        store_disk_open (s_dir, SEGMENT_BYTES, true, max_payload, &recovery, err, sizeof err);
+    if (!store)
+        fprintf (stderr, "fuzz_recovery: strict reopen failed: %s\n", err);
+    CHECK (store);
+    CHECK (store_head (store) == head && store_records (store) == records);
+    CHECK (recovery.cut_bytes == 0 && recovery.cut_records == 0 && !recovery.corrupt_middle);
+    *sink += s_read_all (store, total, max_payload);
+    uint8_t record[128], entries[16];
     static const uint8_t id[3] = {1, 2, 3};
-    static const uint8_t payload[5] = {'h', 'e', 'l', 'l', 'o'};
-    entry_t entry = {UINT64_MAX, 7, id, sizeof id, payload, sizeof payload};
-    CHECK (disklog_append (log, &entry) == 0);
-    CHECK (disklog_commit (log, false) == 0);
-    CHECK (disklog_head (log) == cut_entries + 1);
-    entry_t out;
-    CHECK (disklog_get (log, cut_entries + 1, &out) == 0);
-    CHECK (out.size == sizeof payload && memcmp (out.data, payload, sizeof payload) == 0);
-    CHECK (out.client_id_size == sizeof id && memcmp (out.client_id, id, sizeof id) == 0);
-    CHECK (out.epoch == UINT64_MAX && out.req_id == 7);
-    disklog_destroy (&log);
+    size_t used = record_put_entry (entries, 0, "hello", 5);
+    size_t size =
+        record_write (record, UINT64_MAX, head + 1, 1, 0, id, sizeof id, 7, entries, used);
+    CHECK (store_append (store, record, size) == 0);
+    CHECK (store_commit (store, false) == 0);
+    CHECK (store_head (store) == head + 1);
+    record_t r;
+    CHECK (store_record (store, head + 1, &r) == 0);
+    CHECK (r.size == size && memcmp (r.bytes, record, size) == 0);
+    CHECK (store_epoch_of (store, head + 1) == UINT64_MAX);
+    CHECK (store_truncate (store, head, s_rollback) == 0);
+    CHECK (store_head (store) == head);
+    store_destroy (&store);
+    //  The rollback file holds exactly that record
+    FILE *file = fopen (s_rollback, "rb");
+    CHECK (file);
+    uint8_t back[sizeof record + 1];
+    CHECK (fread (back, 1, sizeof back, file) == size);
+    fclose (file);
+    CHECK (memcmp (back, record, size) == 0);
+    unlink (s_rollback);
+}
+
+static void s_once (const segment_file_t *files, size_t count, size_t total, size_t max_payload)
+{
+    char err[600];
+    store_recovery_t recovery;
+    volatile unsigned sink = 0;
+
+    uint64_t strict_head = s_strict (files, count, total, max_payload, &sink);
+
+    //  Non-strict, on the original files again
+    s_write_all (files, count);
+    store_t *store =
+        store_disk_open (s_dir, SEGMENT_BYTES, false, max_payload, &recovery, err, sizeof err);
+    s_report ("non-strict", store, &recovery, err);
+    if (!store)
+        fprintf (stderr, "fuzz_recovery: non-strict open failed: %s\n", err);
+    CHECK (store);
+    uint64_t head = store_head (store);
+    uint64_t records = store_records (store);
+    CHECK (recovery.records == records);
+    if (strict_head != UINT64_MAX)
+        CHECK (head == strict_head);
+    sink += s_read_all (store, total, max_payload);
+    store_destroy (&store);
+
+    //  One segment named 1: the pure scan says what both opens do
+    if (count == 1 && strcmp (files[0].name, "00000000000000000001.log") == 0) {
+        recovery_scan_t scan;
+        recovery_scan (files[0].data, files[0].size, 1, max_payload, &scan);
+        CHECK (scan.records == records && scan.entries == recovery.entries);
+        CHECK (scan.next_seq == head + 1);
+        bool middle = scan.bad && (scan.valid_after > 0 || scan.error == RECORD_TOO_LARGE);
+        CHECK (middle == (strict_head == UINT64_MAX));
+    }
+    s_reopen_and_append (head, records, total, max_payload, &sink);
     (void)sink;
 }
 
-//  Store the right CRC in every record of BYTES[0..SIZE) that its LEN says
-//  is whole, walking from the start as recovery does.
+//  Store the right CRC in every record of BYTES[0..SIZE) that its size
+//  field says is whole, walking from the start as recovery does.
 static void s_fix_crcs (uint8_t *bytes, size_t size)
 {
     size_t off = 0;
     while (size - off >= 8) {
-        uint32_t len = (uint32_t)bytes[off] | (uint32_t)bytes[off + 1] << 8 |
-                       (uint32_t)bytes[off + 2] << 16 | (uint32_t)bytes[off + 3] << 24;
-        if (len > size - off - 8)
+        uint32_t field = (uint32_t)bytes[off] | (uint32_t)bytes[off + 1] << 8 |
+                         (uint32_t)bytes[off + 2] << 16 | (uint32_t)bytes[off + 3] << 24;
+        if (field < 4 || field > size - off - 4)
             break;
-        uint32_t crc = crc32c (bytes + off + 8, len);
+        uint32_t crc = crc32c (bytes + off + 8, field - 4);
         for (int i = 0; i < 4; i++)
             bytes[off + 4 + i] = (uint8_t)(crc >> (8 * i));
-        off += 8 + (size_t)len;
+        off += 4 + (size_t)field;
     }
 }
 
@@ -276,8 +351,10 @@ int LLVMFuzzerInitialize (int *argc, char ***argv)
     (void)argc;
     (void)argv;
     const char *base = getenv ("RLOG_FUZZ_DIR");
-    snprintf (s_dir, sizeof s_dir, "%s/rlog-fuzz-recovery.%ld", base && *base ? base : "/tmp",
-              (long)getpid ());
+    if (!base || !*base)
+        base = "/tmp";
+    snprintf (s_dir, sizeof s_dir, "%s/rlog-fuzz-recovery.%ld", base, (long)getpid ());
+    snprintf (s_rollback, sizeof s_rollback, "%s.rollback", s_dir);
     s_clean ();
     atexit (s_clean);
     const char *verbose = getenv ("RLOG_FUZZ_VERBOSE");
@@ -298,7 +375,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         memcpy (bytes, data + HEADER, rest);
 
     //  One writable copy of the bytes (for the CRC fix-up): the files are
-    //  written from it, and STRICT's "untouched" check compares against it
+    //  written from it, and strict's "untouched" check compares against it
     segment_file_t files[2];
     size_t count = 1;
     uint64_t first = flags & 2 ? data[1] : 1;
@@ -318,7 +395,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (flags & 4)
         for (size_t i = 0; i < count; i++)
             s_fix_crcs (bytes + (i ? split : 0), files[i].size);
-    s_once (files, count, rest);
+    s_once (files, count, rest, flags & 8 ? 16 : 1024 * 1024);
     s_clean ();
     free (bytes);
     return 0;

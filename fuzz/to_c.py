@@ -25,14 +25,17 @@ def crc32c(data):
 
 
 def fix_crcs(seg):
+    """As fuzz_recovery's s_fix_crcs: record batches (src/core/record.h),
+    whose size field counts the bytes after it and whose CRC covers the
+    bytes after the CRC."""
     seg = bytearray(seg)
     off = 0
     while len(seg) - off >= 8:
-        length = int.from_bytes(seg[off:off + 4], "little")
-        if length > len(seg) - off - 8:
+        size = int.from_bytes(seg[off:off + 4], "little")
+        if size < 4 or size > len(seg) - off - 4:
             break
-        seg[off + 4:off + 8] = crc32c(seg[off + 8:off + 8 + length]).to_bytes(4, "little")
-        off += 8 + length
+        seg[off + 4:off + 8] = crc32c(seg[off + 8:off + 4 + size]).to_bytes(4, "little")
+        off += 4 + size
     return bytes(seg)
 
 
