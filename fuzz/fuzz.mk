@@ -29,9 +29,13 @@ FUZZ_HEADERS  := $(wildcard src/*.h include/*.h)
 $(FUZZ_BUILD) $(FUZZ_BUILD)/artifacts $(FUZZ_BUILD)/logs:
 	$(Q)mkdir -p $@
 
-$(FUZZ_BUILD)/fuzz_proto: fuzz/fuzz_proto.c src/proto.c $(FUZZ_HEADERS) | $(FUZZ_BUILD)
+# The v2 codec lives in src/lib: its headers first (src/ has the v1 proto.h)
+FUZZ_PROTO_SRC := src/lib/proto.c src/lib/mpr.c
+FUZZ_PROTO_DEPS := $(FUZZ_PROTO_SRC) src/lib/proto.h src/lib/mpr.h include/rlog.h
+
+$(FUZZ_BUILD)/fuzz_proto: fuzz/fuzz_proto.c $(FUZZ_PROTO_DEPS) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) fuzz/fuzz_proto.c src/proto.c -o $@ \
+	$(Q)$(FUZZ_CC) -Isrc/lib $(FUZZ_CFLAGS) fuzz/fuzz_proto.c $(FUZZ_PROTO_SRC) -o $@ \
 	  $(shell pkg-config --libs msgpack)
 
 # Recovery is the store of src/core: its headers first (src/ has the old store.h)
@@ -91,8 +95,13 @@ $(FUZZ_BUILD)/gen_corpus: fuzz/gen_corpus.c $(FUZZ_RECOVERY_DEPS) | $(FUZZ_BUILD
 	@$(if $(Q),echo "  LINK  $@")
 	$(Q)$(CC) -Isrc/core $(CFLAGS) fuzz/gen_corpus.c $(FUZZ_RECOVERY_SRC) -o $@
 
-fuzz-corpus: $(FUZZ_BUILD)/gen_corpus
+$(FUZZ_BUILD)/gen_corpus_proto: fuzz/gen_corpus_proto.c $(FUZZ_PROTO_DEPS) | $(FUZZ_BUILD)
+	@$(if $(Q),echo "  LINK  $@")
+	$(Q)$(CC) -Isrc/lib $(CFLAGS) fuzz/gen_corpus_proto.c $(FUZZ_PROTO_SRC) -o $@ $(LDLIBS)
+
+fuzz-corpus: $(FUZZ_BUILD)/gen_corpus $(FUZZ_BUILD)/gen_corpus_proto
 	$(FUZZ_BUILD)/gen_corpus fuzz/corpus
+	$(FUZZ_BUILD)/gen_corpus_proto fuzz/corpus
 
 fuzz-clean:
 	rm -rf $(FUZZ_BUILD)

@@ -51,7 +51,8 @@
       32 VOTE          epoch, node_id, granted bool
       49 ERROR
 
-    All integers are unsigned (uint64) unless noted; codes are rlog_err_t.
+    All integers are unsigned (uint64) unless noted; codes are rlog_err_t,
+    CRCs (last_crc, at_crc) 32-bit.
 */
 #ifndef PROTO_H_INCLUDED
 #define PROTO_H_INCLUDED
@@ -153,30 +154,31 @@ typedef struct {
     uint64_t duplicates;
 } proto_status_t;
 
-//  A decoded frame. Only the fields of its type are set; the rest are 0.
+//  A decoded frame. Only the fields of its type are set; the rest are 0
+//  (texts empty: only their first byte is cleared).
 typedef struct {
     int type;
-    uint64_t epoch;       //  BATCH FILL HEARTBEAT ACK FETCH WELCOME VOTE* HELLO (highest seen)
-    uint64_t head;        //  HEARTBEAT WELCOME LIST_REPLY
-    uint64_t req_id;      //  APPEND APPEND_REPLY; APPEND_BATCH(_REPLY): first_req
-    bool req_id_known;    //  set as soon as req_id decoded, even if a later field fails
-    uint64_t w;           //  APPEND APPEND_BATCH *_REPLY
-    uint64_t timeout_ms;  //  APPEND APPEND_BATCH
-    uint64_t count;       //  APPEND_BATCH(_REPLY) entries; LIST limit; FETCH credit
-    uint64_t from;        //  LIST FETCH
-    uint64_t seq;         //  APPEND_REPLY seq; *_BATCH_REPLY first_seq; LIST_REPLY first_seq
-    uint64_t acks;        //  *_REPLY
-    uint64_t acked;       //  ACK
-    uint64_t code;        //  replies, ERROR
-    uint64_t last_epoch;  //  HELLO VOTE_REQUEST
-    uint64_t last_seq;    //  HELLO VOTE_REQUEST
-    uint64_t last_crc;    //  HELLO
-    uint64_t truncate_to; //  WELCOME
-    uint64_t at_epoch;    //  WELCOME
-    uint64_t at_crc;      //  WELCOME
-    uint64_t max_msg;     //  OPEN_REPLY
-    uint64_t max_batch;   //  OPEN_REPLY
-    bool granted;         //  VOTE
+    uint64_t epoch;           //  BATCH FILL HEARTBEAT ACK FETCH WELCOME VOTE* HELLO (highest seen)
+    uint64_t head;            //  HEARTBEAT WELCOME LIST_REPLY
+    uint64_t req_id;          //  APPEND APPEND_REPLY; APPEND_BATCH(_REPLY): first_req
+    bool req_id_known;        //  set as soon as req_id decoded, even if a later field fails
+    uint64_t w;               //  APPEND APPEND_BATCH *_REPLY
+    uint64_t timeout_ms;      //  APPEND APPEND_BATCH
+    uint64_t count;           //  APPEND_BATCH(_REPLY) entries; LIST limit; FETCH credit
+    uint64_t from;            //  LIST FETCH
+    uint64_t seq;             //  APPEND_REPLY seq; *_BATCH_REPLY first_seq; LIST_REPLY first_seq
+    uint64_t acks;            //  *_REPLY
+    uint64_t acked;           //  ACK
+    uint64_t code;            //  replies, ERROR
+    uint64_t last_epoch;      //  HELLO VOTE_REQUEST
+    uint64_t last_seq;        //  HELLO VOTE_REQUEST
+    uint64_t last_crc;        //  HELLO
+    uint64_t truncate_to;     //  WELCOME
+    uint64_t at_epoch;        //  WELCOME
+    uint64_t at_crc;          //  WELCOME
+    uint64_t max_msg;         //  OPEN_REPLY
+    uint64_t max_batch;       //  OPEN_REPLY
+    bool granted;             //  VOTE
     const uint8_t *client_id; //  APPEND APPEND_BATCH OPEN_REPLY
     size_t client_id_size;
     const uint8_t *history; //  HELLO WELCOME HEARTBEAT
@@ -218,6 +220,11 @@ void proto_encoder_destroy (proto_encoder_t **self_p);
 //  from MSG->payloads / exceptions / status. Returns 0, or -1 on out of
 //  memory or a field out of its bounds (a bug: asserted in debug builds).
 int proto_encode (proto_encoder_t *self, const proto_msg_t *msg);
+
+//  As proto_encode, but the frame's last field (a bin: BATCH and FILL
+//  records) is written as its header only, for MSG->size bytes that the
+//  caller sends right after (one copy of the log's bytes, no re-encoding).
+int proto_encode_prefix (proto_encoder_t *self, const proto_msg_t *msg);
 
 //  The frame built by the last encode; valid until the next one.
 const void *proto_encoder_data (proto_encoder_t *self);
