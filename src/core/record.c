@@ -157,12 +157,10 @@ size_t record_get_entry (const uint8_t *p, const uint8_t *end, uint64_t *req_del
 //  --------------------------------------------------------------------------
 //  Reading
 
-//  Size field and header fields, without the CRC or the entries.
-record_error_t record_peek (const void *data, size_t size, record_t *out)
+//  The record's whole size from its size field, bounded by the SIZE bytes
+//  available: the first check of every reader.
+static record_error_t s_extent (const uint8_t *p, size_t size, size_t *total)
 {
-    assert (data || size == 0);
-    assert (out);
-    const uint8_t *p = (const uint8_t *)data;
     if (size < 4)
         return RECORD_SHORT;
     uint32_t field = s_get32 (p + R_SIZE);
@@ -170,7 +168,20 @@ record_error_t record_peek (const void *data, size_t size, record_t *out)
         return RECORD_BAD_SIZE;
     if ((size_t)field > size - 4)
         return RECORD_SHORT;
-    size_t total = 4 + (size_t)field;
+    *total = 4 + (size_t)field;
+    return RECORD_OK;
+}
+
+//  Size field and header fields, without the CRC or the entries.
+record_error_t record_peek (const void *data, size_t size, record_t *out)
+{
+    assert (data || size == 0);
+    assert (out);
+    const uint8_t *p = (const uint8_t *)data;
+    size_t total;
+    record_error_t error = s_extent (p, size, &total);
+    if (error != RECORD_OK)
+        return error;
     uint64_t epoch = s_get64 (p + R_EPOCH);
     uint64_t first_seq = s_get64 (p + R_FIRST_SEQ);
     uint32_t count = s_get32 (p + R_COUNT);
@@ -228,16 +239,13 @@ record_error_t record_check (const void *data, size_t size, size_t max_payload, 
     const uint8_t *p = (const uint8_t *)data;
     record_t r;
     //  Size bounds first: the CRC needs to know how far the record goes
-    if (size < 4)
-        return RECORD_SHORT;
-    uint32_t field = s_get32 (p + R_SIZE);
-    if (field < R_SIZE_MIN || field > RECORD_SIZE_MAX)
-        return RECORD_BAD_SIZE;
-    if ((size_t)field > size - 4)
-        return RECORD_SHORT;
-    if (crc32c (p + R_EPOCH, (size_t)field - 4) != s_get32 (p + R_CRC))
+    size_t total;
+    record_error_t error = s_extent (p, size, &total);
+    if (error != RECORD_OK)
+        return error;
+    if (crc32c (p + R_EPOCH, total - R_EPOCH) != s_get32 (p + R_CRC))
         return RECORD_BAD_CRC;
-    record_error_t error = record_peek (data, size, &r);
+    error = record_peek (data, size, &r);
     if (error == RECORD_OK)
         error = s_check_entries (&r, max_payload);
     if (error == RECORD_OK)

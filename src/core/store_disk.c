@@ -538,7 +538,16 @@ static int s_load_segments (disk_t *self, char *err, size_t err_size)
             errno = error;
             return -1;
         }
-        self->nsegs++;
+        //  Locators hold 32-bit offsets; no segment this store writes
+        //  comes near 4 GiB (at most 1 GiB, or one record of 2 GiB)
+        if (self->segs[self->nsegs++].size > UINT32_MAX) {
+            char name[SEGMENT_NAME_SIZE];
+            segment_name (name, seqs[i]);
+            s_err (err, err_size, "%s/%s: segment larger than 4 GiB", self->dir, name);
+            free (seqs);
+            errno = EFBIG;
+            return -1;
+        }
     }
     free (seqs);
     return 0;

@@ -164,6 +164,20 @@ Test (disk, open_arguments_and_lock)
     store_destroy (&store);
 }
 
+Test (disk, segment_larger_than_4_gib)
+{
+    //  No store writes one; a sparse file stands for a damaged directory
+    cr_assert_eq (mkdir (s_log, 0755), 0);
+    char path[256], err[600] = "";
+    snprintf (path, sizeof path, "%s/00000000000000000001.log", s_log);
+    s_write_file (path, NULL, 0, "wb");
+    cr_assert_eq (truncate (path, (off_t)1 << 32 | 1), 0);
+    cr_assert_null (store_disk_open (s_log, SEGMENT, false, MAX_PAYLOAD, NULL, err, sizeof err));
+    cr_assert_eq (errno, EFBIG);
+    cr_assert (strstr (err, "larger than 4 GiB"), "%s", err);
+    cr_assert_eq (s_file_size (path), ((uint64_t)1 << 32) + 1);
+}
+
 Test (disk, segments_on_disk_and_reopen)
 {
     store_t *store = s_open (true, NULL);
