@@ -145,7 +145,9 @@ cmd_down() {
         fi
         sleep 0.5
     done
-    vols=$(docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | tr '\n' ' ' | sed 's/ $//')
+    # the stack's (labelled) and those made by hand for it (a restored log)
+    vols=$({ docker volume ls -q --filter "label=com.docker.stack.namespace=$stack"
+             docker volume ls -q | grep "^${stack}_"; } | sort -u | tr '\n' ' ' | sed 's/ $//')
     if [ -n "$vols" ]; then
         echo "swarm: stack $stack removed; its volumes stay (the logs): $vols"
         echo "swarm: to delete them, on each host: docker volume rm $vols"

@@ -38,3 +38,5 @@ done
 chmod 0644 "$dir/master" "$dir/secondary" "$dir/healthcheck" "$dir/operator"
 chmod 0600 "$dir"/*_secret
 echo "keys: $dir: $made new certificate(s) of master, secondary, healthcheck, operator (secrets mode 0600)"
+echo "keys: the Secret: deploy/k8s/render.py --keys $dir | kubectl apply -n NAMESPACE -f -, or"
+echo "  kubectl create secret generic rlog-keys -n NAMESPACE$(for f in master master_secret secondary secondary_secret healthcheck healthcheck_secret operator; do printf ' --from-file=%s' "$dir/$f"; done)"
