@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1137,6 +1138,23 @@ static bool s_command_takes_value (const char *arg)
            streq_opt (arg, "--from") || streq_opt (arg, "--limit");
 }
 
+//  From now on SIGINT/SIGTERM are ignored, with no moment in between under
+//  their default action (death), which czmq's reset puts back: both stay
+//  blocked in this thread meanwhile, and libzmq's threads block every
+//  signal, so one that comes then waits and is discarded by SIG_IGN.
+static void s_ignore_interrupts (void)
+{
+    sigset_t both, old;
+    sigemptyset (&both);
+    sigaddset (&both, SIGINT);
+    sigaddset (&both, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &both, &old);
+    zsys_handler_set (NULL);
+    signal (SIGINT, SIG_IGN);
+    signal (SIGTERM, SIG_IGN);
+    pthread_sigmask (SIG_SETMASK, &old, NULL);
+}
+
 //  COMMAND with its ARGC arguments ARGV, global options already read.
 static int s_run (const char *command, int argc, char **argv, const char *endpoint,
                   const char *curve_secret, const char *server_key, int retry_ms, int retries)
@@ -1182,9 +1200,7 @@ static int s_run (const char *command, int argc, char **argv, const char *endpoi
         //  czmq restores the default action when it shuts down at exit; a
         //  second Ctrl-C then would turn the exit status we chose into
         //  death by signal. We are on our way out: ignore further ones.
-        zsys_handler_set (NULL);
-        signal (SIGINT, SIG_IGN);
-        signal (SIGTERM, SIG_IGN);
+        s_ignore_interrupts ();
     }
     rlog_client_destroy (&ctx.client);
     return rc;

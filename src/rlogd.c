@@ -8,6 +8,7 @@
 #include <czmq.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -304,6 +305,23 @@ static int s_write_ready (const char *path, const char *line)
     return -1;
 }
 
+//  From now on SIGINT/SIGTERM are ignored, with no moment in between under
+//  their default action (death), which czmq's reset puts back: both stay
+//  blocked in this thread meanwhile, and libzmq's threads block every
+//  signal, so one that comes then waits and is discarded by SIG_IGN.
+static void s_ignore_interrupts (void)
+{
+    sigset_t both, old;
+    sigemptyset (&both);
+    sigaddset (&both, SIGINT);
+    sigaddset (&both, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &both, &old);
+    zsys_handler_set (NULL);
+    signal (SIGINT, SIG_IGN);
+    signal (SIGTERM, SIG_IGN);
+    pthread_sigmask (SIG_SETMASK, &old, NULL);
+}
+
 int main (int argc, char **argv)
 {
     if (argc < 2 || streq (argv[1], "-h") || streq (argv[1], "--help")) {
@@ -378,12 +396,6 @@ int main (int argc, char **argv)
     bool ended = false;
     while (poller && !zsys_interrupted && !ended)
         ended = zpoller_wait (poller, 200) == actor;
-    //  A shutdown is under way: a second SIGINT/SIGTERM (Ctrl-C reaches the
-    //  whole process group, and a supervisor may signal too) must not turn
-    //  it into death by signal, the default action czmq puts back at exit.
-    zsys_handler_set (NULL);
-    signal (SIGINT, SIG_IGN);
-    signal (SIGTERM, SIG_IGN);
     if (rc == 0 && zsys_interrupted)
         log_info ("signal received: shutting down");
     else if (rc == 0) {
@@ -392,5 +404,11 @@ int main (int argc, char **argv)
     }
     zpoller_destroy (&poller);
     zactor_destroy (&actor);
+    //  A second SIGINT/SIGTERM (Ctrl-C reaches the whole process group, and a
+    //  supervisor may signal too) must not turn this exit into death by
+    //  signal, the default action czmq puts back at exit; and no handler may
+    //  run while LeakSanitizer stops the world at exit (it can hang then).
+    //  Until the actor is gone its handler just sets a flag again.
+    s_ignore_interrupts ();
     return rc;
 }
