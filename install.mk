@@ -1,5 +1,5 @@
 # install.mk - shared library, examples and installation (included by the top Makefile).
-#   make shared                      $(BUILD)/librlog.so (PIC objects in $(BUILD)/pic/)
+#   make shared                      $(BUILD)/librlog.so (the same objects as librlog.a)
 #   make examples                    $(BUILD)/examples/append_and_list
 #   make install PREFIX=/usr/local   rlogd, logcli, librlog.a, librlog.so, rlog.h, rlog.pc,
 #                                    logcli(1), rlogd(8); DESTDIR=... stages for packaging
@@ -19,27 +19,22 @@ RLOG_VERSION := $(shell awk '/define RLOG_VERSION_(MAJOR|MINOR|PATCH)/ {print $$
 RLOG_MAJOR   := $(firstword $(subst ., ,$(RLOG_VERSION)))
 SONAME       := librlog.so.$(RLOG_MAJOR)
 
-# The client needs only the codec; the node modules stay out of the .so.
-PIC_DIR := $(BUILD)/pic
-PIC_OBJ := $(PIC_DIR)/client.o $(PIC_DIR)/proto.o $(PIC_DIR)/security.o
+# The library's objects are already position independent and hidden by
+# default (the top Makefile); the version script is a second belt: only
+# rlog_* leaves the library.
 SHLIB   := $(BUILD)/librlog.so.$(RLOG_VERSION)
 
-$(PIC_DIR) $(BUILD)/examples:
+$(BUILD)/examples:
 	$(Q)mkdir -p $@
 
-$(PIC_DIR)/%.o: src/%.c | $(PIC_DIR)
-	@$(if $(Q),echo "  CC    $< (PIC)")
-	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
+$(BUILD)/librlog.map:
+	$(Q)mkdir -p $(BUILD) && printf '{\n  global: rlog_*;\n  local: *;\n};\n' > $@
 
-# Exports only the rlog_* API: proto_* and czmq stay private to the library.
-$(PIC_DIR)/librlog.map: | $(PIC_DIR)
-	$(Q)printf '{\n  global: rlog_*;\n  local: *;\n};\n' > $@
-
-$(SHLIB): $(PIC_OBJ) $(PIC_DIR)/librlog.map
+$(SHLIB): $(LIB_OBJ) $(BUILD)/librlog.map
 	@$(if $(Q),echo "  LINK  $@")
 	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) \
-	  -Wl,--version-script=$(PIC_DIR)/librlog.map $(if $(SAN),,-Wl,--no-undefined) \
-	  $(PIC_OBJ) -o $@ $(LDLIBS)
+	  -Wl,--version-script=$(BUILD)/librlog.map $(if $(SAN),,-Wl,--no-undefined) \
+	  $(LIB_OBJ) -o $@ $(LDLIBS)
 
 $(BUILD)/librlog.so: $(SHLIB)
 	$(Q)ln -sf $(notdir $(SHLIB)) $(BUILD)/$(SONAME)
@@ -78,4 +73,4 @@ uninstall:
 
 .PHONY: shared examples install uninstall
 
--include $(wildcard $(PIC_DIR)/*.d $(BUILD)/examples/*.d)
+-include $(wildcard $(BUILD)/examples/*.d)

@@ -41,10 +41,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PEERS_MAX         32
-#define PEERS_ID_MAX      63
-#define PEERS_KEY_SIZE    40 //  Z85 public key
-#define PEERS_ROUTE_MAX   256
+#define PEERS_MAX          32
+#define PEERS_ID_MAX       63
+#define PEERS_KEY_SIZE     40 //  Z85 public key
+#define PEERS_ROUTE_MAX    256
 #define PEERS_HISTORY_SIZE 16
 
 typedef enum { PEERS_INFO = 0, PEERS_WARN = 1, PEERS_ERROR = 2 } peers_level_t;
@@ -140,7 +140,6 @@ typedef struct {
     bool catching_up;      //  fetched within suspect_ms and behind the head
 } peers_member_status_t;
 size_t peers_count (peers_t *self);
-void peers_member (peers_t *self, size_t i, uint64_t head, int64_t now,
-                   peers_member_status_t *out);
+void peers_member (peers_t *self, size_t i, uint64_t head, int64_t now, peers_member_status_t *out);
 
 #endif

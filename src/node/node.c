@@ -1,0 +1,577 @@
+/*  node.c - one rlog node: the event loop, the sockets, the storage, and
+    the role that works on them (see node.h).
+
+    Every handler reads the clock once (node.now) and drains its socket in
+    bounded turns (drain_max frames, drain_bytes bytes), so timers and the
+    other sockets are never starved. Client and peer frames are decoded
+    here once and handed to the role decoded; a secondary gets the frames
+    from its master raw (its knobs may hold a copy). LIST and STATUS are
+    answered here whatever the role.
+*/
+#include "node.h"
+#include "log.h"
+#include "master.h"
+#include "reads.h"
+#include "rlog.h"
+#include "secondary.h"
+
+#define TICK_MS 5
+
+typedef enum { NODE_MASTER = 0, NODE_SECONDARY = 1 } node_kind_t;
+
+typedef struct {
+    node_t node; //  what roles see; first, so the two pointers are one
+    node_kind_t kind;
+    zsock_t *pipe;
+    zloop_t *loop;
+    master_t *master;       //  while leading
+    secondary_t *secondary; //  while following
+    int ports[3];
+    proto_payload_t list_scratch[PROTO_LIST_MAX_ENTRIES];
+    proto_status_t status;
+} self_t;
+
+//  -------------------------------------------------------------------------
+//  For the roles
+
+int node_send (node_t *self, zsock_t *sock, const uint8_t *route, size_t route_size,
+               const proto_msg_t *msg)
+{
+    if (proto_encode (self->encoder, msg) != 0)
+        return -1;
+    if (wire_send_encoded (sock, route, route_size, self->encoder) == 0)
+        return 0;
+    log_debug ("%s lost: %s", proto_type_name (msg->type), zmq_strerror (zmq_errno ()));
+    return -1;
+}
+
+uint64_t node_durable (node_t *self)
+{
+    store_t *store = self->storage.store;
+    return self->cfg.fsync == CONFIG_FSYNC_ALWAYS ? store_synced (store) : store_written (store);
+}
+
+//  "always" fsyncs every commit; "batch" fsyncs at once when the last fsync
+//  is at least fsync-ms old, else the tick does it when that time comes, so
+//  an idle node answers at once and a busy one fsyncs at most every fsync-ms.
+bool node_sync_due (node_t *self)
+{
+    return self->cfg.fsync == CONFIG_FSYNC_ALWAYS ||
+           (self->cfg.fsync == CONFIG_FSYNC_BATCH &&
+            self->now - self->last_sync >= self->cfg.fsync_ms);
+}
+
+int node_commit (node_t *self, bool sync)
+{
+    store_t *store = self->storage.store;
+    if (!store_is_durable (store))
+        return 0;
+    if (store_head (store) == store_written (store) &&
+        (!sync || store_synced (store) == store_written (store)))
+        return 0;
+    if (sync)
+        self->last_sync = self->now;
+    return store_commit (store, sync);
+}
+
+//  -------------------------------------------------------------------------
+//  The client socket: LIST and STATUS here, the rest to the role
+
+static void s_status (self_t *self, const wire_route_t *route)
+{
+    node_t *node = &self->node;
+    proto_status_t *st = &self->status;
+    memset (st, 0, sizeof *st);
+    store_t *store = node->storage.store;
+    st->head = store_head (store);
+    st->last_epoch = store_epoch_of (store, st->head);
+    st->max_msg = node->cfg.max_msg;
+    st->master_last_heard_ms = -1;
+    if (node->storage.meta.has_history)
+        meta_history_hex (node->storage.meta.history, st->history, sizeof st->history);
+    if (self->master)
+        master_status (self->master, st);
+    else if (self->secondary)
+        secondary_status (self->secondary, st);
+    proto_msg_t msg = {.type = PROTO_STATUS_REPLY, .code = RLOG_OK, .status = st};
+    node_send (node, node->client, route->bytes, route->size, &msg);
+}
+
+//  A request that cannot be served: an append's refusal names its request
+//  (and the master, for NOT_MASTER); anything else gets an ERROR.
+void node_refuse (node_t *self, const wire_route_t *route, const proto_msg_t *req, int code,
+                  const char *text, const char *leader)
+{
+    proto_msg_t msg = {.type = PROTO_ERROR, .code = (uint64_t)code};
+    bool append = req->type == PROTO_APPEND || req->type == PROTO_APPEND_BATCH;
+    if (append && (req->req_id_known || code == RLOG_NOT_MASTER)) {
+        msg.type = req->type == PROTO_APPEND ? PROTO_APPEND_REPLY : PROTO_APPEND_BATCH_REPLY;
+        msg.req_id = req->req_id;
+        msg.count = req->type == PROTO_APPEND ? 1 : req->count;
+        msg.w = req->w;
+    } else if (req->type == PROTO_OPEN)
+        msg.type = PROTO_OPEN_REPLY;
+    snprintf (msg.text, sizeof msg.text, "%s", text);
+    snprintf (msg.leader, sizeof msg.leader, "%s", leader ? leader : "");
+    node_send (self, self->client, route->bytes, route->size, &msg);
+}
+
+static void s_client_frame (self_t *self, const wire_route_t *route, zmq_msg_t *body)
+{
+    node_t *node = &self->node;
+    proto_msg_t msg;
+    int rc = proto_decode (node->decoder, zmq_msg_data (body), zmq_msg_size (body), &msg);
+    if (rc != RLOG_OK) {
+        if (wire_ratelimit (&node->bad_input_log, node->now, 1000))
+            log_warn ("client sent a bad request (%s): %s", rlog_strerror (rc),
+                      proto_decoder_error (node->decoder));
+        node_refuse (node, route, &msg, rc, proto_decoder_error (node->decoder), NULL);
+    } else if (msg.type == PROTO_STATUS)
+        s_status (self, route);
+    else if (msg.type == PROTO_LIST) {
+        if (reads_list (node->encoder, node->storage.store, msg.from, msg.count,
+                        self->list_scratch) == 0)
+            wire_send_encoded (node->client, route->bytes, route->size, node->encoder);
+    } else if (msg.type == PROTO_APPEND || msg.type == PROTO_APPEND_BATCH ||
+               msg.type == PROTO_OPEN) {
+        if (self->master)
+            master_client (self->master, route, &msg);
+        else if (self->secondary)
+            secondary_client (self->secondary, route, &msg);
+        else
+            node_refuse (node, route, &msg, RLOG_NOT_MASTER, "no master is known yet", NULL);
+    } else {
+        char text[96];
+        snprintf (text, sizeof text, "%s is not accepted on the client socket",
+                  proto_type_name (msg.type));
+        if (wire_ratelimit (&node->bad_input_log, node->now, 1000))
+            log_warn ("client sent %s", text);
+        msg.type = PROTO_ERROR;
+        node_refuse (node, route, &msg, RLOG_UNKNOWN_TYPE, text, NULL);
+    }
+}
+
+//  Drain a ROUTER in one bounded turn, handing each frame to FN.
+typedef void (frame_fn) (self_t *self, const wire_route_t *route, zmq_msg_t *body);
+
+static void s_drain_router (self_t *self, zsock_t *router, frame_fn *fn, const char *what)
+{
+    node_t *node = &self->node;
+    size_t bytes = 0;
+    for (size_t n = 0; n < node->cfg.drain_max && bytes < node->cfg.drain_bytes; n++) {
+        wire_route_t route;
+        zmq_msg_t body;
+        int rc = wire_recv (router, &route, &body);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            if (wire_ratelimit (&node->bad_input_log, node->now, 1000))
+                log_warn ("dropped a %s message with no answerable envelope", what);
+            continue;
+        }
+        bytes += zmq_msg_size (&body);
+        fn (self, &route, &body);
+        zmq_msg_close (&body);
+    }
+}
+
+static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    self_t *self = (self_t *)arg;
+    self->node.now = zclock_mono ();
+    s_drain_router (self, reader, s_client_frame, "client");
+    if (self->master)
+        master_turn (self->master);
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  The peer socket (a node that may lead)
+
+static void s_peer_frame (self_t *self, const wire_route_t *route, zmq_msg_t *body)
+{
+    node_t *node = &self->node;
+    proto_msg_t msg;
+    int rc = proto_decode (node->decoder, zmq_msg_data (body), zmq_msg_size (body), &msg);
+    proto_msg_t refusal = {.type = PROTO_ERROR, .code = (uint64_t)rc};
+    if (rc != RLOG_OK) {
+        if (wire_ratelimit (&node->bad_input_log, node->now, 1000))
+            log_warn ("peer sent a bad frame (%s): %s", rlog_strerror (rc),
+                      proto_decoder_error (node->decoder));
+        snprintf (refusal.text, sizeof refusal.text, "%s", proto_decoder_error (node->decoder));
+    } else if (self->master &&
+               (msg.type == PROTO_HELLO || msg.type == PROTO_ACK || msg.type == PROTO_FETCH)) {
+        master_peer (self->master, route, body, &msg);
+        return;
+    } else {
+        refusal.code = self->master ? RLOG_UNKNOWN_TYPE : RLOG_NOT_MASTER;
+        snprintf (refusal.text, sizeof refusal.text, "%s %s", proto_type_name (msg.type),
+                  self->master ? "is not accepted on the peer socket" : "sent to a non-master");
+    }
+    node_send (node, node->peer, route->bytes, route->size, &refusal);
+}
+
+static int s_on_peer (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    self_t *self = (self_t *)arg;
+    self->node.now = zclock_mono ();
+    s_drain_router (self, reader, s_peer_frame, "peer");
+    if (self->master)
+        master_peer_turn (self->master);
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  The master's stream (a node that may follow)
+
+static int s_on_follow (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    self_t *self = (self_t *)arg;
+    node_t *node = &self->node;
+    node->now = zclock_mono ();
+    void *handle = zsock_resolve (reader);
+    size_t bytes = 0;
+    for (size_t n = 0; n < node->cfg.drain_max && bytes < node->cfg.drain_bytes; n++) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&frame);
+            break;
+        }
+        bytes += zmq_msg_size (&frame);
+        //  Our peers send single frames; anything else is not from rlog.
+        if (!zmq_msg_more (&frame) && self->secondary)
+            secondary_frame (self->secondary, zmq_msg_data (&frame), zmq_msg_size (&frame));
+        zmq_msg_close (&frame);
+    }
+    if (self->secondary)
+        secondary_turn (self->secondary);
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  Timers and the pipe
+
+static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    self_t *self = (self_t *)arg;
+    self->node.now = zclock_mono ();
+    if (self->master)
+        master_heartbeat (self->master);
+    return 0;
+}
+
+static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    self_t *self = (self_t *)arg;
+    self->node.now = zclock_mono ();
+    if (self->master)
+        master_tick (self->master);
+    if (self->secondary)
+        secondary_tick (self->secondary);
+    return 0;
+}
+
+static int s_on_pipe (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    char *command = zstr_recv (reader);
+    bool term = !command || streq (command, "$TERM");
+    zstr_free (&command);
+    return term ? -1 : 0;
+}
+
+//  -------------------------------------------------------------------------
+//  Set-up and tear-down
+
+static void s_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    node_t *node = &self->node;
+    master_destroy (&self->master);
+    secondary_destroy (&self->secondary);
+    zloop_destroy (&self->loop);
+    zsock_destroy (&node->client);
+    zsock_destroy (&node->pub);
+    zsock_destroy (&node->peer);
+    zsock_destroy (&node->sub);
+    for (size_t i = 0; i < node->dealer_count; i++)
+        zsock_destroy (&node->dealers[i]);
+    auth_destroy (&node->auth);
+    storage_close (&node->storage);
+    proto_decoder_destroy (&node->decoder);
+    proto_encoder_destroy (&node->encoder);
+    proto_encoder_destroy (&node->prefix);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Socket options that bound what a peer can make a node hold: replies a
+//  client does not read, frames a client sends faster than they are read
+//  (counted in frames by libzmq, so derived from the largest frame), and
+//  what a stuck subscriber or secondary can queue.
+static void s_set_limits (self_t *self)
+{
+    node_t *node = &self->node;
+    size_t frame_max = proto_frame_max (node->cfg.max_msg);
+    int per_connection = (int)(32 * 1024 * 1024 / frame_max);
+    zsock_set_router_mandatory (node->client, 1);
+    zsock_set_sndhwm (node->client, 1000);
+    zsock_set_rcvhwm (node->client, per_connection < 8 ? 8 : per_connection);
+    zsock_set_maxmsgsize (node->client, (int)frame_max);
+    zsock_set_linger (node->client, 500);
+    if (node->pub) {
+        zsock_set_sndhwm (node->pub, 64);
+        zsock_set_linger (node->pub, 0);
+    }
+    if (node->peer) {
+        zsock_set_router_mandatory (node->peer, 1);
+        zsock_set_sndhwm (node->peer, 64);
+        zsock_set_maxmsgsize (node->peer, 64 * 1024);
+        zsock_set_linger (node->peer, 0);
+    }
+}
+
+//  A follower's links to the master: ZMTP heartbeats tear down a connection
+//  whose peer vanished without a FIN (a partition, a container back on
+//  another address), so libzmq reconnects - resolving the master's name
+//  again - instead of waiting on a dead TCP connection for ever.
+static void s_set_links (self_t *self)
+{
+    node_t *node = &self->node;
+    int frame_max = (int)proto_frame_max (node->cfg.max_msg) + 1024 * 1024;
+    zsock_set_subscribe (node->sub, "");
+    zsock_set_rcvhwm (node->sub, 256);
+    zsock_set_maxmsgsize (node->sub, frame_max);
+    for (size_t i = 0; i <= node->dealer_count; i++) {
+        zsock_t *link = i < node->dealer_count ? node->dealers[i] : node->sub;
+        if (link != node->sub) {
+            //  IMMEDIATE: with no connection a frame is dropped, not queued,
+            //  so a returning master never sees a backlog of stale frames.
+            zsock_set_immediate (link, 1);
+            zsock_set_sndhwm (link, 100);
+            zsock_set_rcvhwm (link, 64);
+            zsock_set_maxmsgsize (link, frame_max);
+        }
+        zsock_set_heartbeat_ivl (link, (int)node->cfg.heartbeat_ms);
+        zsock_set_heartbeat_timeout (link, (int)node->cfg.unhealthy_ms);
+        zsock_set_reconnect_ivl (link, 100);
+        zsock_set_reconnect_ivl_max (link, 1000);
+        zsock_set_linger (link, 0);
+    }
+}
+
+static int s_security (self_t *self, char *err, size_t err_size)
+{
+    node_t *node = &self->node;
+    const config_t *cfg = &node->cfg;
+    if (!cfg->curve_secret[0])
+        return 0;
+    node->auth = auth_new (cfg->curve_secret, cfg->curve_nodes, cfg->curve_clients, err, err_size);
+    if (!node->auth)
+        return -1;
+    auth_server (node->auth, node->client, AUTH_CLIENTS);
+    if (node->pub)
+        auth_server (node->auth, node->pub, AUTH_NODES);
+    if (node->peer)
+        auth_server (node->auth, node->peer, AUTH_NODES);
+    if (node->sub) {
+        char master_key[41];
+        if (auth_load_public (cfg->master_key, master_key, err, err_size) != 0)
+            return -1;
+        auth_client (node->auth, node->sub, master_key);
+        for (size_t i = 0; i < node->dealer_count; i++)
+            auth_client (node->auth, node->dealers[i], master_key);
+    }
+    return 0;
+}
+
+static int s_bind_connect (self_t *self, char *err, size_t err_size)
+{
+    node_t *node = &self->node;
+    const config_t *cfg = &node->cfg;
+    const char *eps[3] = {cfg->client_ep, cfg->pub_ep, cfg->peer_ep};
+    zsock_t *socks[3] = {node->client, node->pub, node->peer};
+    for (int i = 0; i < 3; i++)
+        if (socks[i] && (self->ports[i] = wire_bind (socks[i], eps[i], err, err_size)) < 0)
+            return -1;
+    if (!node->sub)
+        return 0;
+    //  SUB first, then the DEALER that says HELLO: no hole between the two.
+    if (zsock_connect (node->sub, "%s", cfg->master_pub) != 0 ||
+        zsock_connect (node->dealers[0], "%s", cfg->master_peer) != 0) {
+        snprintf (err, err_size, "cannot connect to %s / %s: %s", cfg->master_pub,
+                  cfg->master_peer, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    return 0;
+}
+
+//  The client endpoint other nodes give out for this one (NOT_MASTER): the
+//  bound one, with a wildcard host replaced by this host's name, unless
+//  --advertise says otherwise.
+static void s_advertise (self_t *self)
+{
+    config_t *cfg = &self->node.cfg;
+    const char *ep = cfg->client_ep;
+    const char *colon = strrchr (ep, ':');
+    if (cfg->advertise[0] || strncmp (ep, "tcp://", 6) != 0 || !colon || colon < ep + 6) {
+        if (!cfg->advertise[0])
+            snprintf (cfg->advertise, sizeof cfg->advertise, "%s", ep);
+        return;
+    }
+    char host[200];
+    snprintf (host, sizeof host, "%.*s", (int)(colon - ep - 6), ep + 6);
+    if (streq (host, "*") || streq (host, "0.0.0.0")) {
+        if (gethostname (host, sizeof host) != 0)
+            snprintf (host, sizeof host, "localhost");
+        host[sizeof host - 1] = 0;
+    }
+    snprintf (cfg->advertise, sizeof cfg->advertise, "tcp://%s:%d", host, self->ports[0]);
+}
+
+static int s_make_sockets (self_t *self, char *err, size_t err_size)
+{
+    node_t *node = &self->node;
+    node->client = zsock_new (ZMQ_ROUTER);
+    bool ok = node->client != NULL;
+    if (self->kind == NODE_MASTER) {
+        node->pub = zsock_new (ZMQ_PUB);
+        node->peer = zsock_new (ZMQ_ROUTER);
+        ok = ok && node->pub && node->peer;
+    } else {
+        node->sub = zsock_new (ZMQ_SUB);
+        node->dealers[0] = zsock_new (ZMQ_DEALER);
+        node->dealer_count = 1;
+        ok = ok && node->sub && node->dealers[0];
+    }
+    if (!ok) {
+        snprintf (err, err_size, "out of memory");
+        return -1;
+    }
+    s_set_limits (self);
+    if (node->sub)
+        s_set_links (self);
+    if (s_security (self, err, err_size) != 0 || s_bind_connect (self, err, err_size) != 0)
+        return -1;
+    s_advertise (self);
+    return 0;
+}
+
+static int s_start_loop (self_t *self, char *err, size_t err_size)
+{
+    node_t *node = &self->node;
+    zloop_t *loop = self->loop;
+    zloop_set_nonstop (loop, true);
+    int rc = zloop_reader (loop, node->client, s_on_client, self);
+    if (rc == 0 && node->peer)
+        rc = zloop_reader (loop, node->peer, s_on_peer, self);
+    if (rc == 0 && node->sub)
+        rc = zloop_reader (loop, node->sub, s_on_follow, self);
+    for (size_t i = 0; rc == 0 && i < node->dealer_count; i++)
+        rc = zloop_reader (loop, node->dealers[i], s_on_follow, self);
+    if (rc == 0)
+        rc = zloop_reader (loop, self->pipe, s_on_pipe, self);
+    if (rc == 0 && (zloop_timer (loop, (size_t)node->cfg.heartbeat_ms, 0, s_on_heartbeat, self) < 0 ||
+                    zloop_timer (loop, TICK_MS, 0, s_on_tick, self) < 0))
+        rc = -1;
+    if (rc != 0)
+        snprintf (err, err_size, "cannot set up the event loop");
+    return rc;
+}
+
+//  The role a pinned node starts in, for good.
+static int s_start_role (self_t *self, char *err, size_t err_size)
+{
+    node_t *node = &self->node;
+    if (self->kind == NODE_MASTER) {
+        uint64_t epoch;
+        if (storage_new_epoch (&node->storage, &epoch, err, err_size) != 0)
+            return -1;
+        self->master = master_new (node, epoch, err, err_size);
+        return self->master ? 0 : -1;
+    }
+    self->secondary = secondary_new (node, node->dealers[0], node->cfg.master_peer, err, err_size);
+    return self->secondary ? 0 : -1;
+}
+
+static self_t *s_new (zsock_t *pipe, const config_t *cfg, node_kind_t kind, char *err,
+                      size_t err_size)
+{
+    self_t *self = (self_t *)zmalloc (sizeof (self_t));
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    node_t *node = &self->node;
+    node->cfg = *cfg;
+    node->now = zclock_mono ();
+    self->kind = kind;
+    self->pipe = pipe;
+    self->loop = zloop_new ();
+    node->decoder = proto_decoder_new (cfg->max_msg);
+    node->encoder = proto_encoder_new ();
+    node->prefix = proto_encoder_new ();
+    if (!self->loop || !node->decoder || !node->encoder || !node->prefix) {
+        snprintf (err, err_size, "out of memory");
+        s_destroy (&self);
+        return NULL;
+    }
+    //  A master refuses a log damaged in the middle (unless --repair); a
+    //  secondary keeps the good prefix, since its master holds the rest.
+    bool strict = kind == NODE_MASTER && !cfg->repair;
+    if (s_make_sockets (self, err, err_size) != 0 ||
+        storage_open (&node->storage, &node->cfg, strict, err, err_size) != 0 ||
+        s_start_role (self, err, err_size) != 0 || s_start_loop (self, err, err_size) != 0) {
+        s_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void s_run (zsock_t *pipe, const config_t *cfg, node_kind_t kind)
+{
+    char err[1024] = "";
+    self_t *self = s_new (pipe, cfg, kind, err, sizeof err);
+    zsock_signal (pipe, 0);
+    if (!self) {
+        wire_actor_failed (pipe, err);
+        return;
+    }
+    if (self->node.auth)
+        log_info ("CURVE on: public key %s; node keys from %s, client keys from %s",
+                  auth_public_key (self->node.auth),
+                  cfg->curve_nodes[0] ? cfg->curve_nodes : "(none)",
+                  cfg->curve_clients[0] ? cfg->curve_clients : "(none)");
+    char ports[3][16];
+    for (int i = 0; i < 3; i++)
+        snprintf (ports[i], sizeof ports[i], "%d", self->ports[i]);
+    if (kind == NODE_MASTER)
+        zstr_sendx (pipe, "READY", ports[0], ports[1], ports[2], NULL);
+    else
+        zstr_sendx (pipe, "READY", ports[0], NULL);
+    if (self->secondary)
+        secondary_start (self->secondary);
+    zloop_start (self->loop);
+    s_destroy (&self);
+}
+
+void master_actor (zsock_t *pipe, void *args)
+{
+    s_run (pipe, (const config_t *)args, NODE_MASTER);
+}
+
+void secondary_actor (zsock_t *pipe, void *args)
+{
+    s_run (pipe, (const config_t *)args, NODE_SECONDARY);
+}
