@@ -68,7 +68,7 @@ typedef enum {
                   //  NUL-terminated into the char array (max + 1) at off
     K_PAYLOAD,    //  bin of min..max bytes to encode; decoded, below min is
                   //  EMPTY, above the decoder's max_payload TOO_LARGE
-    K_PAYLOADS,   //  [bin, ...] of at most max payloads, each 1..max_payload
+    K_PAYLOADS,   //  [bin, ...] of at most max payloads, each 0..max_payload (0: a marker)
     K_EXCEPTIONS, //  [[index, code, seq], ...] of at most max, index < count
     K_STATUS      //  the status map (s_status_keys)
 } s_kind_t;
@@ -508,9 +508,7 @@ static int s_decode_payloads (proto_decoder_t *self, mpr_t *r, const s_field_t *
             snprintf (where, sizeof where, "field %u (%s) payload %" PRIu32, index, f->name, i);
             return s_bad_read (self, r, rc, where, "bin");
         }
-        if (payload->size == 0)
-            return s_fail (self, RLOG_MALFORMED, "field %u (%s) payload %" PRIu32 " is empty",
-                           index, f->name, i);
+        //  An empty payload is an epoch marker: a seq with no message.
         if (payload->size > self->max_payload)
             s_defer (self, RLOG_TOO_LARGE, "payload %" PRIu32 " of %zu bytes exceeds %zu", i,
                      payload->size, self->max_payload);
@@ -989,8 +987,6 @@ static int s_encode_payloads (msgpack_packer *pk, const s_field_t *f, const prot
     if (msgpack_pack_array (pk, count))
         return -1;
     for (size_t i = 0; i < count; i++) {
-        if (msg->payloads[i].size == 0)
-            return s_out_of_bounds ("payload");
         if (s_pack_bin (pk, msg->payloads[i].data, msg->payloads[i].size))
             return -1;
     }

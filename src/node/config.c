@@ -3,16 +3,19 @@
 #include "config.h"
 #include "store.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-void config_defaults (config_t *self, bool master)
+void config_defaults (config_t *self, config_role_t role)
 {
+    bool master = role != CONFIG_SECONDARY;
     memset (self, 0, sizeof *self);
     snprintf (self->client_ep, sizeof self->client_ep, "tcp://*:5555");
     self->heartbeat_ms = 200;
     self->max_msg = 1024 * 1024;
-    if (master) {
+    if (role == CONFIG_MASTER)
         snprintf (self->id, sizeof self->id, "master");
+    if (master) {
         self->replicas = 2;
         snprintf (self->pub_ep, sizeof self->pub_ep, "tcp://*:5556");
         snprintf (self->peer_ep, sizeof self->peer_ep, "tcp://*:5557");
@@ -23,6 +26,7 @@ void config_defaults (config_t *self, bool master)
     self->max_waiters = 100000;
     self->max_client_waiting = 10000;
     self->fetch_max = 8192;
+    self->max_connections = 10000;
     self->drain_max = 1024;
     self->drain_bytes = 8 * 1024 * 1024;
     self->holdback_max = 65536;
@@ -102,7 +106,7 @@ static int s_check_storage (config_t *self, char *err, size_t err_size)
     return 0;
 }
 
-static int s_check_curve (config_t *self, bool master, char *err, size_t err_size)
+static int s_check_curve (config_t *self, config_role_t role, char *err, size_t err_size)
 {
     bool keys = self->curve_nodes[0] || self->curve_clients[0] || self->master_key[0];
     if (keys && !self->curve_secret[0]) {
@@ -113,12 +117,12 @@ static int s_check_curve (config_t *self, bool master, char *err, size_t err_siz
     }
     if (!self->curve_secret[0])
         return 0;
-    if (master && !self->curve_nodes[0]) {
+    if (role != CONFIG_SECONDARY && !self->curve_nodes[0]) {
         snprintf (err, err_size, "--curve-secret needs --curve-allow-nodes DIR (the public "
                                  "certificates of the secondaries, named by node id)");
         return -1;
     }
-    if (!master && !self->master_key[0]) {
+    if (role == CONFIG_SECONDARY && !self->master_key[0]) {
         snprintf (err, err_size,
                   "--curve-secret needs --master-key FILE (the master's public certificate)");
         return -1;
@@ -172,12 +176,102 @@ static int s_check_secondary (config_t *self, char *err, size_t err_size)
     return 0;
 }
 
-int config_finish (config_t *self, bool master, char *err, size_t err_size)
+int config_set_peers (config_t *self, const char *list, char *err, size_t err_size)
+{
+    size_t count = 0;
+    const char *p = list;
+    while (*p) {
+        size_t len = strcspn (p, ",");
+        char item[CONFIG_ENDPOINT_MAX];
+        snprintf (item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), p);
+        char *eq = strchr (item, '=');
+        char *colon = eq ? strrchr (eq, ':') : NULL;
+        char *end = NULL;
+        long port = colon ? strtol (colon + 1, &end, 10) : 0;
+        if (count == CONFIG_MEMBERS_MAX || len >= sizeof item || !eq || eq == item ||
+            eq - item > CONFIG_ID_MAX || !colon || colon == eq + 1 || !end || *end ||
+            port < 1 || port > 65533) {
+            snprintf (err, err_size,
+                      "--peers takes up to %d entries ID=HOST:PORT (PORT 1..65533: the node "
+                      "also uses PORT+1 and PORT+2), comma separated; got '%.60s'",
+                      CONFIG_MEMBERS_MAX, item);
+            return -1;
+        }
+        config_member_t *m = &self->members[count];
+        snprintf (m->id, sizeof m->id, "%.*s", (int)(eq - item), item);
+        snprintf (m->host, sizeof m->host, "%.*s", (int)(colon - eq - 1), eq + 1);
+        m->port = (int)port;
+        for (size_t i = 0; i < count; i++)
+            if (strcmp (self->members[i].id, m->id) == 0) {
+                snprintf (err, err_size, "--peers names '%s' twice", m->id);
+                return -1;
+            }
+        count++;
+        p += len + (p[len] == ',');
+    }
+    self->member_count = count;
+    return 0;
+}
+
+int config_member (const config_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->member_count; i++)
+        if (strcmp (self->members[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+//  An elected node listens where its own entry says, on every interface,
+//  and keeps its vote on disk.
+static int s_check_node (config_t *self, char *err, size_t err_size)
+{
+    int me = config_member (self, self->id);
+    if (!self->id[0] || me < 0) {
+        snprintf (err, err_size, "rlogd node needs --id NAME, one of the ids in --peers");
+        return -1;
+    }
+    if (!self->data_dir[0]) {
+        snprintf (err, err_size,
+                  "rlogd node needs --data-dir: an elected node must remember its vote and "
+                  "its epoch across a restart");
+        return -1;
+    }
+    const config_member_t *m = &self->members[me];
+    snprintf (self->client_ep, sizeof self->client_ep, "tcp://*:%d", m->port);
+    snprintf (self->pub_ep, sizeof self->pub_ep, "tcp://*:%d", m->port + 1);
+    snprintf (self->peer_ep, sizeof self->peer_ep, "tcp://*:%d", m->port + 2);
+    if (!self->advertise[0])
+        snprintf (self->advertise, sizeof self->advertise, "tcp://%s:%d", m->host, m->port);
+    //  Every other member is a secondary while this one leads.
+    self->replicas = 0;
+    for (size_t i = 0; i < self->member_count; i++)
+        if ((int)i != me)
+            snprintf (self->secondaries[self->replicas++], sizeof self->secondaries[0], "%s",
+                      self->members[i].id);
+    if (self->election_min_ms == 0)
+        self->election_min_ms = self->suspect_ms;
+    if (self->election_max_ms == 0)
+        self->election_max_ms = 2 * self->election_min_ms;
+    if (self->election_max_ms < self->election_min_ms) {
+        snprintf (err, err_size, "election-max-ms must be >= election-min-ms");
+        return -1;
+    }
+    if (self->quorum && self->quorum != self->member_count / 2 + 1) {
+        snprintf (err, err_size, "an elected cluster's quorum is a majority: leave --quorum out");
+        return -1;
+    }
+    return s_check_master (self, err, err_size);
+}
+
+int config_finish (config_t *self, config_role_t role, char *err, size_t err_size)
 {
     if (s_check_health (self, err, err_size) != 0 || s_check_storage (self, err, err_size) != 0 ||
-        s_check_curve (self, master, err, err_size) != 0)
+        s_check_curve (self, role, err, err_size) != 0)
         return -1;
-    return master ? s_check_master (self, err, err_size) : s_check_secondary (self, err, err_size);
+    if (role == CONFIG_NODE)
+        return s_check_node (self, err, err_size);
+    return role == CONFIG_MASTER ? s_check_master (self, err, err_size)
+                                 : s_check_secondary (self, err, err_size);
 }
 
 const char *config_storage (const config_t *self, char *buf, size_t size)

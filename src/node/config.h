@@ -22,8 +22,19 @@ typedef enum {
     CONFIG_FSYNC_NEVER = 2   //  count once written; the OS flushes
 } config_fsync_t;
 
+//  A member of an elected cluster (--peers): its id and base address; it
+//  serves clients on PORT, publishes on PORT+1 and takes peers on PORT+2.
 typedef struct {
-    //  Both roles
+    char id[CONFIG_ID_MAX + 1];
+    char host[CONFIG_ENDPOINT_MAX - 32];
+    int port;
+} config_member_t;
+
+//  What a node is: pinned master, pinned secondary, or elected (rlogd node).
+typedef enum { CONFIG_MASTER = 0, CONFIG_SECONDARY = 1, CONFIG_NODE = 2 } config_role_t;
+
+typedef struct {
+    //  Every role
     char client_ep[CONFIG_ENDPOINT_MAX]; //  ROUTER for logcli / librlog
     char advertise[CONFIG_ENDPOINT_MAX]; //  the client endpoint other nodes name ("" = derived)
     int64_t heartbeat_ms;
@@ -43,6 +54,7 @@ typedef struct {
     char curve_clients[CONFIG_ENDPOINT_MAX]; //  public certificates of the clients
     char master_key[CONFIG_ENDPOINT_MAX];    //  secondary: the master's public certificate
     char ready_file[CONFIG_ENDPOINT_MAX];    //  rlogd writes the bound ports here ("" = none)
+    size_t max_connections;                  //  connections held at most (every listener)
     size_t drain_max;                        //  frames drained per loop turn
     size_t drain_bytes;                      //  ... and bytes
     size_t fetch_max;                        //  entries per gap fill
@@ -55,6 +67,11 @@ typedef struct {
     size_t max_waiters;        //  appends parked for their write concern
     size_t max_client_waiting; //  ... of them from one client connection
     char id[CONFIG_ID_MAX + 1]; //  the node's id ("master" for a pinned master)
+    //  Elected node (rlogd node): every member, this one included
+    config_member_t members[CONFIG_MEMBERS_MAX];
+    size_t member_count;
+    int64_t election_min_ms; //  election timeout, drawn from min..max (0: derived)
+    int64_t election_max_ms;
     //  Secondary
     char master_pub[CONFIG_ENDPOINT_MAX];
     char master_peer[CONFIG_ENDPOINT_MAX];
@@ -67,8 +84,8 @@ typedef struct {
     size_t holdback_bytes; //  ... and their bytes
 } config_t;
 
-//  Defaults for ROLE "master" or "secondary" (client_ep etc. included).
-void config_defaults (config_t *self, bool master);
+//  Defaults for a role (client_ep etc. included).
+void config_defaults (config_t *self, config_role_t role);
 
 //  "in memory (no data dir)" or "data dir DIR, fsync POLICY", for logs.
 const char *config_storage (const config_t *self, char *buf, size_t size);
@@ -76,8 +93,15 @@ const char *config_storage (const config_t *self, char *buf, size_t size);
 //  Parse "s1,s2,s3" into SELF->secondaries and replicas. 0, or -1 with ERR.
 int config_set_secondaries (config_t *self, const char *list, char *err, size_t err_size);
 
+//  Parse "n1=HOST:PORT,n2=HOST:PORT,..." into SELF->members. 0, or -1 with ERR.
+int config_set_peers (config_t *self, const char *list, char *err, size_t err_size);
+
+//  Index of member ID, -1 if none.
+int config_member (const config_t *self, const char *id);
+
 //  Derive what was left at 0 (health thresholds from heartbeat_ms, member
-//  ids s1..sN) and check ranges. Returns 0, or -1 with a reason in ERR.
-int config_finish (config_t *self, bool master, char *err, size_t err_size);
+//  ids s1..sN, an elected node's endpoints from its --peers entry) and
+//  check ranges. Returns 0, or -1 with a reason in ERR.
+int config_finish (config_t *self, config_role_t role, char *err, size_t err_size);
 
 #endif

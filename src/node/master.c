@@ -32,6 +32,7 @@ struct _master_t {
     appends_t *appends;
     peers_t *peers;
     uint64_t published;
+    uint64_t marker; //  seq of this epoch's marker (elected masters), 0 none
     uint64_t held[APPENDS_MAX_NODES];
     size_t held_count;
     uint8_t verdicts[PROTO_BATCH_MAX_ENTRIES];
@@ -41,16 +42,36 @@ struct _master_t {
 
 //  Who holds what, for the write concern. A secondary counts only up to
 //  what the master itself holds: w means the master AND w-1 secondaries,
-//  even when the master's own fsync lags (or failed).
+//  even when the master's own fsync lags (or failed). After an election,
+//  a node counts only once it holds the epoch marker.
 static const uint64_t *s_held (master_t *self)
 {
     uint64_t mine = node_durable (self->node);
     self->held[0] = mine;
     self->held_count = 1 + peers_held (self->peers, self->held + 1, APPENDS_MAX_NODES - 1);
-    for (size_t i = 1; i < self->held_count; i++)
+    for (size_t i = 0; i < self->held_count; i++) {
         if (self->held[i] > mine)
             self->held[i] = mine;
+        if (self->held[i] < self->marker)
+            self->held[i] = 0;
+    }
     return self->held;
+}
+
+int master_mark_epoch (master_t *self)
+{
+    size_t size = record_size (0, record_entry_size (0, 0));
+    uint8_t *out = store_reserve (self->store, size);
+    if (!out)
+        return -1;
+    uint64_t seq = store_head (self->store) + 1;
+    size_t at = record_write_header (out, self->epoch, seq, 1, RECORD_F_MARKER, NULL, 0, 0);
+    at += record_put_entry (out + at, 0, NULL, 0);
+    record_seal (out, at);
+    if (store_append_reserved (self->store) != 0)
+        return -1;
+    self->marker = seq;
+    return 0;
 }
 
 static peers_log_t s_log_view (master_t *self)
@@ -250,6 +271,10 @@ void master_peer (master_t *self, const wire_route_t *route, zmq_msg_t *body,
     peers_origin_t from = {route->bytes, route->size, node->auth ? wire_peer_key (body) : NULL};
     peers_log_t view = s_log_view (self);
     peers_decision_t d = {.verdict = PEERS_IGNORE};
+    //  An ACK or FETCH of another epoch was meant for another master (or
+    //  this one before it changed epoch): its sender says HELLO again.
+    if (msg->type != PROTO_HELLO && msg->epoch != self->epoch)
+        return;
     if (msg->type == PROTO_HELLO)
         s_hello (self, route, &from, msg, &d);
     else if (msg->type == PROTO_ACK)

@@ -11,6 +11,12 @@
 master_t *master_new (node_t *node, uint64_t epoch, char *err, size_t err_size);
 void master_destroy (master_t **self_p);
 
+//  A newly elected master's first entry in its epoch, the marker (Raft
+//  5.4.2): until secondaries hold it, their ACKs count toward no w, so an
+//  entry of an older epoch is acknowledged only through it. 0, or -1
+//  (errno) when the log refuses it.
+int master_mark_epoch (master_t *self);
+
 //  APPEND, APPEND_BATCH or OPEN from a client (decoded).
 void master_client (master_t *self, const wire_route_t *route, const proto_msg_t *msg);
 //  The end of a turn on the client socket: group commit, publish, answer.

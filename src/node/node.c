@@ -8,7 +8,7 @@
     from its master raw (its knobs may hold a copy). LIST and STATUS are
     answered here whatever the role.
 */
-#include "node.h"
+#include "node_self.h"
 #include "log.h"
 #include "master.h"
 #include "reads.h"
@@ -17,19 +17,7 @@
 
 #define TICK_MS 5
 
-typedef enum { NODE_MASTER = 0, NODE_SECONDARY = 1 } node_kind_t;
-
-typedef struct {
-    node_t node; //  what roles see; first, so the two pointers are one
-    node_kind_t kind;
-    zsock_t *pipe;
-    zloop_t *loop;
-    master_t *master;       //  while leading
-    secondary_t *secondary; //  while following
-    int ports[3];
-    proto_payload_t list_scratch[PROTO_LIST_MAX_ENTRIES];
-    proto_status_t status;
-} self_t;
+typedef node_self_t self_t;
 
 //  -------------------------------------------------------------------------
 //  For the roles
@@ -89,10 +77,13 @@ static void s_status (self_t *self, const wire_route_t *route)
     st->master_last_heard_ms = -1;
     if (node->storage.meta.has_history)
         meta_history_hex (node->storage.meta.history, st->history, sizeof st->history);
+    snprintf (st->node_id, sizeof st->node_id, "%s", node->cfg.id);
     if (self->master)
         master_status (self->master, st);
     else if (self->secondary)
         secondary_status (self->secondary, st);
+    if (self->election)
+        elect_status (self, st);
     proto_msg_t msg = {.type = PROTO_STATUS_REPLY, .code = RLOG_OK, .status = st};
     node_send (node, node->client, route->bytes, route->size, &msg);
 }
@@ -139,7 +130,9 @@ static void s_client_frame (self_t *self, const wire_route_t *route, zmq_msg_t *
         else if (self->secondary)
             secondary_client (self->secondary, route, &msg);
         else
-            node_refuse (node, route, &msg, RLOG_NOT_MASTER, "no master is known yet", NULL);
+            node_refuse (node, route, &msg, RLOG_NOT_MASTER,
+                         "no master is known yet: an election is under way",
+                         self->election ? elect_leader (self) : NULL);
     } else {
         char text[96];
         snprintf (text, sizeof text, "%s is not accepted on the client socket",
@@ -200,8 +193,10 @@ static void s_peer_frame (self_t *self, const wire_route_t *route, zmq_msg_t *bo
             log_warn ("peer sent a bad frame (%s): %s", rlog_strerror (rc),
                       proto_decoder_error (node->decoder));
         snprintf (refusal.text, sizeof refusal.text, "%s", proto_decoder_error (node->decoder));
-    } else if (self->master &&
-               (msg.type == PROTO_HELLO || msg.type == PROTO_ACK || msg.type == PROTO_FETCH)) {
+    } else if (self->election && elect_peer_frame (self, route, body, &msg))
+        return;
+    else if (self->master &&
+             (msg.type == PROTO_HELLO || msg.type == PROTO_ACK || msg.type == PROTO_FETCH)) {
         master_peer (self->master, route, body, &msg);
         return;
     } else {
@@ -226,12 +221,39 @@ static int s_on_peer (zloop_t *loop, zsock_t *reader, void *arg)
 //  -------------------------------------------------------------------------
 //  The master's stream (a node that may follow)
 
+//  Which link READER is (its SUB or its DEALER), -1 if none.
+static int s_link_of (self_t *self, zsock_t *reader)
+{
+    for (size_t i = 0; i < self->node.link_count; i++)
+        if (self->node.subs[i] == reader || self->node.dealers[i] == reader)
+            return (int)i;
+    return -1;
+}
+
+//  An elected node decodes each frame once more here, for the election
+//  (votes, epochs); the secondary decodes its own (its knobs hold raw
+//  frames), and gets only those of the link it follows.
+static void s_link_frame (self_t *self, int link, const void *data, size_t size)
+{
+    node_t *node = &self->node;
+    if (self->election) {
+        proto_msg_t msg;
+        if (proto_decode (node->decoder, data, size, &msg) != RLOG_OK)
+            return; //  the secondary would log it; nobody else needs it
+        if (!elect_link_frame (self, (size_t)link, &msg))
+            return;
+    }
+    if (self->secondary && link == self->follow_link)
+        secondary_frame (self->secondary, data, size);
+}
+
 static int s_on_follow (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     self_t *self = (self_t *)arg;
     node_t *node = &self->node;
     node->now = zclock_mono ();
+    int link = s_link_of (self, reader);
     void *handle = zsock_resolve (reader);
     size_t bytes = 0;
     for (size_t n = 0; n < node->cfg.drain_max && bytes < node->cfg.drain_bytes; n++) {
@@ -243,8 +265,8 @@ static int s_on_follow (zloop_t *loop, zsock_t *reader, void *arg)
         }
         bytes += zmq_msg_size (&frame);
         //  Our peers send single frames; anything else is not from rlog.
-        if (!zmq_msg_more (&frame) && self->secondary)
-            secondary_frame (self->secondary, zmq_msg_data (&frame), zmq_msg_size (&frame));
+        if (!zmq_msg_more (&frame) && link >= 0)
+            s_link_frame (self, link, zmq_msg_data (&frame), zmq_msg_size (&frame));
         zmq_msg_close (&frame);
     }
     if (self->secondary)
@@ -276,6 +298,8 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
         master_tick (self->master);
     if (self->secondary)
         secondary_tick (self->secondary);
+    if (self->election)
+        elect_tick (self);
     return 0;
 }
 
@@ -298,15 +322,18 @@ static void s_destroy (self_t **self_p)
     if (!self)
         return;
     node_t *node = &self->node;
+    elect_stop (self);
+    door_destroy (&self->door);
     master_destroy (&self->master);
     secondary_destroy (&self->secondary);
     zloop_destroy (&self->loop);
     zsock_destroy (&node->client);
     zsock_destroy (&node->pub);
     zsock_destroy (&node->peer);
-    zsock_destroy (&node->sub);
-    for (size_t i = 0; i < node->dealer_count; i++)
+    for (size_t i = 0; i < node->link_count; i++) {
+        zsock_destroy (&node->subs[i]);
         zsock_destroy (&node->dealers[i]);
+    }
     auth_destroy (&node->auth);
     storage_close (&node->storage);
     proto_decoder_destroy (&node->decoder);
@@ -342,33 +369,48 @@ static void s_set_limits (self_t *self)
     }
 }
 
-//  A follower's links to the master: ZMTP heartbeats tear down a connection
-//  whose peer vanished without a FIN (a partition, a container back on
-//  another address), so libzmq reconnects - resolving the master's name
-//  again - instead of waiting on a dead TCP connection for ever.
-static void s_set_links (self_t *self)
+//  A follower's links: ZMTP heartbeats tear down a connection whose peer
+//  vanished without a FIN (a partition, a container back on another
+//  address), so libzmq reconnects - resolving the name again - instead of
+//  waiting on a dead TCP connection for ever. The DEALER is IMMEDIATE: with
+//  no connection a frame is dropped, not queued, so a returning master never
+//  sees a backlog of stale frames.
+static void s_set_link (node_t *node, zsock_t *sub, zsock_t *dealer)
+{
+    int frame_max = (int)proto_frame_max (node->cfg.max_msg) + 1024 * 1024;
+    zsock_set_subscribe (sub, "");
+    zsock_set_rcvhwm (sub, 256);
+    zsock_set_maxmsgsize (sub, frame_max);
+    zsock_set_immediate (dealer, 1);
+    zsock_set_sndhwm (dealer, 100);
+    zsock_set_rcvhwm (dealer, 64);
+    zsock_set_maxmsgsize (dealer, frame_max);
+    zsock_t *both[2] = {sub, dealer};
+    for (int i = 0; i < 2; i++) {
+        zsock_set_heartbeat_ivl (both[i], (int)node->cfg.heartbeat_ms);
+        zsock_set_heartbeat_timeout (both[i], (int)node->cfg.unhealthy_ms);
+        zsock_set_reconnect_ivl (both[i], 100);
+        zsock_set_reconnect_ivl_max (both[i], 1000);
+        zsock_set_linger (both[i], 0);
+    }
+}
+
+//  The public key of the node at the other end of link I.
+static int s_link_key (self_t *self, size_t i, char *key, char *err, size_t err_size)
 {
     node_t *node = &self->node;
-    int frame_max = (int)proto_frame_max (node->cfg.max_msg) + 1024 * 1024;
-    zsock_set_subscribe (node->sub, "");
-    zsock_set_rcvhwm (node->sub, 256);
-    zsock_set_maxmsgsize (node->sub, frame_max);
-    for (size_t i = 0; i <= node->dealer_count; i++) {
-        zsock_t *link = i < node->dealer_count ? node->dealers[i] : node->sub;
-        if (link != node->sub) {
-            //  IMMEDIATE: with no connection a frame is dropped, not queued,
-            //  so a returning master never sees a backlog of stale frames.
-            zsock_set_immediate (link, 1);
-            zsock_set_sndhwm (link, 100);
-            zsock_set_rcvhwm (link, 64);
-            zsock_set_maxmsgsize (link, frame_max);
-        }
-        zsock_set_heartbeat_ivl (link, (int)node->cfg.heartbeat_ms);
-        zsock_set_heartbeat_timeout (link, (int)node->cfg.unhealthy_ms);
-        zsock_set_reconnect_ivl (link, 100);
-        zsock_set_reconnect_ivl_max (link, 1000);
-        zsock_set_linger (link, 0);
+    int member = node->link_member[i];
+    if (member < 0)
+        return auth_load_public (node->cfg.master_key, key, err, err_size);
+    const char *id = node->cfg.members[member].id;
+    const char *bound = auth_node_key (node->auth, id);
+    if (!bound) {
+        snprintf (err, err_size, "no key for node '%s' in %s (a certificate named %s)", id,
+                  node->cfg.curve_nodes, id);
+        return -1;
     }
+    snprintf (key, 41, "%s", bound);
+    return 0;
 }
 
 static int s_security (self_t *self, char *err, size_t err_size)
@@ -385,15 +427,28 @@ static int s_security (self_t *self, char *err, size_t err_size)
         auth_server (node->auth, node->pub, AUTH_NODES);
     if (node->peer)
         auth_server (node->auth, node->peer, AUTH_NODES);
-    if (node->sub) {
-        char master_key[41];
-        if (auth_load_public (cfg->master_key, master_key, err, err_size) != 0)
+    for (size_t i = 0; i < node->link_count; i++) {
+        char key[41];
+        if (s_link_key (self, i, key, err, err_size) != 0)
             return -1;
-        auth_client (node->auth, node->sub, master_key);
-        for (size_t i = 0; i < node->dealer_count; i++)
-            auth_client (node->auth, node->dealers[i], master_key);
+        auth_client (node->auth, node->subs[i], key);
+        auth_client (node->auth, node->dealers[i], key);
     }
     return 0;
+}
+
+//  Link I's endpoints: the pinned master's, or member M's base port + 1/+2.
+static void s_link_endpoints (self_t *self, size_t i, char *pub, char *peer, size_t size)
+{
+    const config_t *cfg = &self->node.cfg;
+    int m = self->node.link_member[i];
+    if (m < 0) {
+        snprintf (pub, size, "%s", cfg->master_pub);
+        snprintf (peer, size, "%s", cfg->master_peer);
+    } else {
+        snprintf (pub, size, "tcp://%s:%d", cfg->members[m].host, cfg->members[m].port + 1);
+        snprintf (peer, size, "tcp://%s:%d", cfg->members[m].host, cfg->members[m].port + 2);
+    }
 }
 
 static int s_bind_connect (self_t *self, char *err, size_t err_size)
@@ -402,24 +457,38 @@ static int s_bind_connect (self_t *self, char *err, size_t err_size)
     const config_t *cfg = &node->cfg;
     const char *eps[3] = {cfg->client_ep, cfg->pub_ep, cfg->peer_ep};
     zsock_t *socks[3] = {node->client, node->pub, node->peer};
-    for (int i = 0; i < 3; i++)
-        if (socks[i] && (self->ports[i] = wire_bind (socks[i], eps[i], err, err_size)) < 0)
-            return -1;
-    if (!node->sub)
-        return 0;
-    //  SUB first, then the DEALER that says HELLO: no hole between the two.
-    if (zsock_connect (node->sub, "%s", cfg->master_pub) != 0 ||
-        zsock_connect (node->dealers[0], "%s", cfg->master_peer) != 0) {
-        snprintf (err, err_size, "cannot connect to %s / %s: %s", cfg->master_pub,
-                  cfg->master_peer, zmq_strerror (zmq_errno ()));
+    self->door = door_new (self->loop, door_fit_limit (cfg->max_connections));
+    if (!self->door) {
+        snprintf (err, err_size, "out of memory");
         return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!socks[i])
+            continue;
+        if ((self->ports[i] = wire_bind (socks[i], eps[i], err, err_size)) < 0)
+            return -1;
+        if (door_watch (self->door, socks[i]) != 0) {
+            snprintf (err, err_size, "cannot watch the connections of %s", eps[i]);
+            return -1;
+        }
+    }
+    //  SUB first, then the DEALER that says HELLO: no hole between the two.
+    for (size_t i = 0; i < node->link_count; i++) {
+        char pub[CONFIG_ENDPOINT_MAX], peer[CONFIG_ENDPOINT_MAX];
+        s_link_endpoints (self, i, pub, peer, sizeof pub);
+        if (zsock_connect (node->subs[i], "%s", pub) != 0 ||
+            zsock_connect (node->dealers[i], "%s", peer) != 0) {
+            snprintf (err, err_size, "cannot connect to %s / %s: %s", pub, peer,
+                      zmq_strerror (zmq_errno ()));
+            return -1;
+        }
     }
     return 0;
 }
 
 //  The client endpoint other nodes give out for this one (NOT_MASTER): the
 //  bound one, with a wildcard host replaced by this host's name, unless
-//  --advertise says otherwise.
+//  --advertise (or an elected node's --peers entry) says otherwise.
 static void s_advertise (self_t *self)
 {
     config_t *cfg = &self->node.cfg;
@@ -440,28 +509,31 @@ static void s_advertise (self_t *self)
     snprintf (cfg->advertise, sizeof cfg->advertise, "tcp://%s:%d", host, self->ports[0]);
 }
 
+//  Which sockets a node has: a pinned master listens on three; a pinned
+//  secondary has its client socket and one link (to the master); an elected
+//  node has both kinds, with a link to every other member.
 static int s_make_sockets (self_t *self, char *err, size_t err_size)
 {
     node_t *node = &self->node;
-    node->client = zsock_new (ZMQ_ROUTER);
-    bool ok = node->client != NULL;
-    if (self->kind == NODE_MASTER) {
-        node->pub = zsock_new (ZMQ_PUB);
-        node->peer = zsock_new (ZMQ_ROUTER);
-        ok = ok && node->pub && node->peer;
-    } else {
-        node->sub = zsock_new (ZMQ_SUB);
-        node->dealers[0] = zsock_new (ZMQ_DEALER);
-        node->dealer_count = 1;
-        ok = ok && node->sub && node->dealers[0];
+    const config_t *cfg = &node->cfg;
+    bool ok = (node->client = zsock_new (ZMQ_ROUTER)) != NULL;
+    if (self->kind != NODE_SECONDARY)
+        ok = ok && (node->pub = zsock_new (ZMQ_PUB)) && (node->peer = zsock_new (ZMQ_ROUTER));
+    if (self->kind == NODE_SECONDARY)
+        node->link_member[node->link_count++] = -1;
+    for (size_t m = 0; self->kind == NODE_ELECTED && m < cfg->member_count; m++)
+        if (!streq (cfg->members[m].id, cfg->id))
+            node->link_member[node->link_count++] = (int)m;
+    for (size_t i = 0; ok && i < node->link_count; i++) {
+        ok = (node->subs[i] = zsock_new (ZMQ_SUB)) && (node->dealers[i] = zsock_new (ZMQ_DEALER));
+        if (ok)
+            s_set_link (node, node->subs[i], node->dealers[i]);
     }
     if (!ok) {
         snprintf (err, err_size, "out of memory");
         return -1;
     }
     s_set_limits (self);
-    if (node->sub)
-        s_set_links (self);
     if (s_security (self, err, err_size) != 0 || s_bind_connect (self, err, err_size) != 0)
         return -1;
     s_advertise (self);
@@ -476,24 +548,26 @@ static int s_start_loop (self_t *self, char *err, size_t err_size)
     int rc = zloop_reader (loop, node->client, s_on_client, self);
     if (rc == 0 && node->peer)
         rc = zloop_reader (loop, node->peer, s_on_peer, self);
-    if (rc == 0 && node->sub)
-        rc = zloop_reader (loop, node->sub, s_on_follow, self);
-    for (size_t i = 0; rc == 0 && i < node->dealer_count; i++)
-        rc = zloop_reader (loop, node->dealers[i], s_on_follow, self);
+    for (size_t i = 0; rc == 0 && i < node->link_count; i++)
+        if ((rc = zloop_reader (loop, node->subs[i], s_on_follow, self)) == 0)
+            rc = zloop_reader (loop, node->dealers[i], s_on_follow, self);
     if (rc == 0)
         rc = zloop_reader (loop, self->pipe, s_on_pipe, self);
-    if (rc == 0 && (zloop_timer (loop, (size_t)node->cfg.heartbeat_ms, 0, s_on_heartbeat, self) < 0 ||
-                    zloop_timer (loop, TICK_MS, 0, s_on_tick, self) < 0))
+    if (rc == 0 &&
+        (zloop_timer (loop, (size_t)node->cfg.heartbeat_ms, 0, s_on_heartbeat, self) < 0 ||
+         zloop_timer (loop, TICK_MS, 0, s_on_tick, self) < 0))
         rc = -1;
     if (rc != 0)
         snprintf (err, err_size, "cannot set up the event loop");
     return rc;
 }
 
-//  The role a pinned node starts in, for good.
+//  A pinned node's role, for good; an elected node's comes from its votes.
 static int s_start_role (self_t *self, char *err, size_t err_size)
 {
     node_t *node = &self->node;
+    if (self->kind == NODE_ELECTED)
+        return elect_start (self, err, err_size);
     if (self->kind == NODE_MASTER) {
         uint64_t epoch;
         if (storage_new_epoch (&node->storage, &epoch, err, err_size) != 0)
@@ -501,7 +575,9 @@ static int s_start_role (self_t *self, char *err, size_t err_size)
         self->master = master_new (node, epoch, err, err_size);
         return self->master ? 0 : -1;
     }
-    self->secondary = secondary_new (node, node->dealers[0], node->cfg.master_peer, err, err_size);
+    self->follow_link = 0;
+    self->secondary =
+        secondary_new (node, node->dealers[0], node->cfg.master_peer, err, err_size);
     return self->secondary ? 0 : -1;
 }
 
@@ -518,6 +594,7 @@ static self_t *s_new (zsock_t *pipe, const config_t *cfg, node_kind_t kind, char
     node->now = zclock_mono ();
     self->kind = kind;
     self->pipe = pipe;
+    self->follow_link = -1;
     self->loop = zloop_new ();
     node->decoder = proto_decoder_new (cfg->max_msg);
     node->encoder = proto_encoder_new ();
@@ -527,8 +604,10 @@ static self_t *s_new (zsock_t *pipe, const config_t *cfg, node_kind_t kind, char
         s_destroy (&self);
         return NULL;
     }
-    //  A master refuses a log damaged in the middle (unless --repair); a
-    //  secondary keeps the good prefix, since its master holds the rest.
+    //  A pinned master refuses a log damaged in the middle (unless
+    //  --repair); a node that may follow keeps the good prefix, since its
+    //  master holds the rest (and an elected node with a cut log cannot win
+    //  an election against the members that hold it whole).
     bool strict = kind == NODE_MASTER && !cfg->repair;
     if (s_make_sockets (self, err, err_size) != 0 ||
         storage_open (&node->storage, &node->cfg, strict, err, err_size) != 0 ||
@@ -556,10 +635,10 @@ static void s_run (zsock_t *pipe, const config_t *cfg, node_kind_t kind)
     char ports[3][16];
     for (int i = 0; i < 3; i++)
         snprintf (ports[i], sizeof ports[i], "%d", self->ports[i]);
-    if (kind == NODE_MASTER)
-        zstr_sendx (pipe, "READY", ports[0], ports[1], ports[2], NULL);
-    else
+    if (kind == NODE_SECONDARY)
         zstr_sendx (pipe, "READY", ports[0], NULL);
+    else
+        zstr_sendx (pipe, "READY", ports[0], ports[1], ports[2], NULL);
     if (self->secondary)
         secondary_start (self->secondary);
     zloop_start (self->loop);
@@ -574,4 +653,9 @@ void master_actor (zsock_t *pipe, void *args)
 void secondary_actor (zsock_t *pipe, void *args)
 {
     s_run (pipe, (const config_t *)args, NODE_SECONDARY);
+}
+
+void node_actor (zsock_t *pipe, void *args)
+{
+    s_run (pipe, (const config_t *)args, NODE_ELECTED);
 }

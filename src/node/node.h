@@ -12,10 +12,11 @@
       pub PUB        a node that may lead: BATCH and HEARTBEAT
       peer ROUTER    a node that may lead: HELLO / ACK / FETCH; and every
                      elected node: VOTE_REQUEST
-      sub SUB        a node that may follow: connected to the master's PUB
-                     (pinned), or to every other member's (elected)
-      dealers        a node that may follow: DEALERs to the master's peer
-                     socket (pinned: one), or to every other member's
+      links          a node that may follow: for each node it may follow (the
+                     master, pinned; every other member, elected), a SUB to
+                     its PUB and a DEALER to its peer socket. One pair per
+                     node, so a frame's sender is known by where it came in,
+                     and each link can be a CURVE client of that node's key.
 
     Actors: zactor_new (node_actor, &config) with config.role set; once set
     up it sends "READY" and the bound ports (client, pub, peer; a pinned
@@ -40,9 +41,11 @@ typedef struct _election_t election_t;
 //  What roles see of their node (the node's own fields are in node.c).
 typedef struct {
     config_t cfg;
-    zsock_t *client, *pub, *peer, *sub;
-    zsock_t *dealers[CONFIG_MEMBERS_MAX];
-    size_t dealer_count;
+    zsock_t *client, *pub, *peer;
+    zsock_t *subs[CONFIG_MEMBERS_MAX];    //  link i: SUB to its node's PUB
+    zsock_t *dealers[CONFIG_MEMBERS_MAX]; //  link i: DEALER to its node's peer socket
+    int link_member[CONFIG_MEMBERS_MAX];  //  link i: index in cfg.members (-1 pinned)
+    size_t link_count;
     storage_t storage;
     auth_t *auth; //  NULL without CURVE
     proto_decoder_t *decoder;

@@ -22,12 +22,15 @@ typedef enum {
     OPT_U64,
     OPT_FLAG,
     OPT_FSYNC,
-    OPT_LIST //  the secondaries' ids
+    OPT_LIST, //  the secondaries' ids
+    OPT_PEERS //  an elected cluster's members
 } opt_type_t;
 
 #define FOR_MASTER    1
 #define FOR_SECONDARY 2
-#define FOR_BOTH      3
+#define FOR_NODE      4 //  an elected node (rlogd node)
+#define FOR_PINNED    3
+#define FOR_ALL       7
 
 typedef struct {
     const char *name; //  flag without "--"; env is RLOG_ + upper-cased name
@@ -46,65 +49,75 @@ static const option_t s_options[] = {
      "the secondaries' ids, comma separated (sets N): only they may join"},
     {"quorum", OPT_U32, OFF (quorum), FOR_MASTER,
      "healthy nodes needed to accept appends (default: majority of N+1)"},
-    {"client", OPT_BIND, OFF (client_ep), FOR_BOTH,
+    {"client", OPT_BIND, OFF (client_ep), FOR_PINNED,
      "client ROUTER endpoint (tcp://*:5555; port * or 0: any free one)"},
     {"pub", OPT_BIND, OFF (pub_ep), FOR_MASTER, "replication PUB endpoint (tcp://*:5556)"},
     {"peer", OPT_BIND, OFF (peer_ep), FOR_MASTER, "peer ROUTER endpoint (tcp://*:5557)"},
-    {"id", OPT_STR, OFF (id), FOR_SECONDARY, "this secondary's unique name (required)"},
+    {"id", OPT_STR, OFF (id), FOR_SECONDARY | FOR_NODE, "this node's unique name (required)"},
+    {"peers", OPT_PEERS, OFF (members), FOR_NODE,
+     "every member: ID=HOST:PORT,... (clients on PORT, PUB on PORT+1, peers on PORT+2)"},
+    {"advertise", OPT_STR, OFF (advertise), FOR_MASTER,
+     "client endpoint secondaries give out for this master (default: the bound one)"},
+    {"election-min-ms", OPT_MS, OFF (election_min_ms), FOR_NODE,
+     "silence from the master before an election, at least (suspect-ms)"},
+    {"election-max-ms", OPT_MS, OFF (election_max_ms), FOR_NODE,
+     "... and at most: each node draws its timeout in between (2 x election-min-ms)"},
     {"master-pub", OPT_CONNECT, OFF (master_pub), FOR_SECONDARY,
      "master's PUB endpoint (tcp://127.0.0.1:5556)"},
     {"master-peer", OPT_CONNECT, OFF (master_peer), FOR_SECONDARY,
      "master's peer endpoint (tcp://127.0.0.1:5557)"},
-    {"heartbeat-ms", OPT_MS, OFF (heartbeat_ms), FOR_BOTH, "heartbeat interval (200)"},
-    {"suspect-ms", OPT_MS, OFF (suspect_ms), FOR_BOTH,
+    {"heartbeat-ms", OPT_MS, OFF (heartbeat_ms), FOR_ALL, "heartbeat interval (200)"},
+    {"suspect-ms", OPT_MS, OFF (suspect_ms), FOR_ALL,
      "silence before a peer is Suspected (5 heartbeats)"},
-    {"unhealthy-ms", OPT_MS, OFF (unhealthy_ms), FOR_BOTH,
+    {"unhealthy-ms", OPT_MS, OFF (unhealthy_ms), FOR_ALL,
      "silence before a peer is Unhealthy / the master unreachable (15 heartbeats)"},
-    {"recover-ms", OPT_MS, OFF (recover_ms), FOR_MASTER,
+    {"recover-ms", OPT_MS, OFF (recover_ms), FOR_MASTER | FOR_NODE,
      "steady contact before an Unhealthy peer is Healthy again (5 heartbeats)"},
-    {"max-msg", OPT_SIZE, OFF (max_msg), FOR_BOTH, "largest message in bytes (1048576)"},
-    {"max-waiters", OPT_SIZE, OFF (max_waiters), FOR_MASTER,
+    {"max-msg", OPT_SIZE, OFF (max_msg), FOR_ALL, "largest message in bytes (1048576)"},
+    {"max-waiters", OPT_SIZE, OFF (max_waiters), FOR_MASTER | FOR_NODE,
      "appends parked for their write concern before BUSY (100000)"},
-    {"max-client-waiting", OPT_SIZE, OFF (max_client_waiting), FOR_MASTER,
+    {"max-client-waiting", OPT_SIZE, OFF (max_client_waiting), FOR_MASTER | FOR_NODE,
      "appends one client connection may have waiting before BUSY (10000)"},
-    {"fetch-max", OPT_SIZE, OFF (fetch_max), FOR_BOTH, "entries per gap-fill request (8192)"},
-    {"holdback", OPT_SIZE, OFF (holdback_max), FOR_SECONDARY,
+    {"max-connections", OPT_SIZE, OFF (max_connections), FOR_ALL,
+     "connections held at most; past it new ones wait, the others stay served (10000)"},
+    {"fetch-max", OPT_SIZE, OFF (fetch_max), FOR_ALL, "entries per gap-fill request (8192)"},
+    {"holdback", OPT_SIZE, OFF (holdback_max), FOR_SECONDARY | FOR_NODE,
      "out-of-order records held back at most (65536)"},
-    {"holdback-bytes", OPT_SIZE, OFF (holdback_bytes), FOR_SECONDARY,
+    {"holdback-bytes", OPT_SIZE, OFF (holdback_bytes), FOR_SECONDARY | FOR_NODE,
      "... and their bytes at most (67108864)"},
-    {"discard-foreign-log", OPT_FLAG, OFF (discard_foreign), FOR_SECONDARY,
+    {"discard-foreign-log", OPT_FLAG, OFF (discard_foreign), FOR_SECONDARY | FOR_NODE,
      "if this node's log is another history than the master's, move it to a rollback file "
      "and join empty (default: refuse to follow)"},
-    {"delay-ms", OPT_MS, OFF (delay_ms), FOR_SECONDARY,
+    {"delay-ms", OPT_MS, OFF (delay_ms), FOR_SECONDARY | FOR_NODE,
      "test knob: entries become visible and are ACKed MS later (0)"},
-    {"fail-rate", OPT_RATE, OFF (fail_rate), FOR_SECONDARY,
+    {"fail-rate", OPT_RATE, OFF (fail_rate), FOR_SECONDARY | FOR_NODE,
      "test knob: probability of failing after storing: no ACK, re-fetch (0)"},
-    {"drop-rate", OPT_RATE, OFF (drop_rate), FOR_SECONDARY,
+    {"drop-rate", OPT_RATE, OFF (drop_rate), FOR_SECONDARY | FOR_NODE,
      "test knob: probability of dropping an incoming replication frame (0)"},
-    {"seed", OPT_U64, OFF (seed), FOR_SECONDARY, "seed for the test knobs (0 = random)"},
-    {"data-dir", OPT_STR, OFF (data_dir), FOR_BOTH,
+    {"seed", OPT_U64, OFF (seed), FOR_SECONDARY | FOR_NODE, "seed for the test knobs (0 = random)"},
+    {"data-dir", OPT_STR, OFF (data_dir), FOR_ALL,
      "keep the log in DIR (segment files, CRC-checked); default: in memory"},
-    {"fsync", OPT_FSYNC, OFF (fsync), FOR_BOTH,
+    {"fsync", OPT_FSYNC, OFF (fsync), FOR_ALL,
      "always|batch|never: when an entry counts as held (always)"},
-    {"fsync-ms", OPT_MS, OFF (fsync_ms), FOR_BOTH,
+    {"fsync-ms", OPT_MS, OFF (fsync_ms), FOR_ALL,
      "batch policy: longest time a written entry waits for its fsync (50)"},
-    {"segment-bytes", OPT_SIZE, OFF (segment_bytes), FOR_BOTH,
+    {"segment-bytes", OPT_SIZE, OFF (segment_bytes), FOR_ALL,
      "log segment file size, 4096..1073741824 (67108864)"},
     {"repair", OPT_FLAG, OFF (repair), FOR_MASTER,
      "cut a corrupt master log at the first bad record instead of refusing to start"},
     {"accept-shorter-log", OPT_FLAG, OFF (accept_shorter), FOR_MASTER,
      "serve even if secondaries hold more of this history (they truncate)"},
-    {"curve-secret", OPT_STR, OFF (curve_secret), FOR_BOTH,
+    {"curve-secret", OPT_STR, OFF (curve_secret), FOR_ALL,
      "CURVE: this node's certificate (FILE and FILE_secret, from logcli keygen)"},
-    {"curve-allow-nodes", OPT_STR, OFF (curve_nodes), FOR_BOTH,
+    {"curve-allow-nodes", OPT_STR, OFF (curve_nodes), FOR_ALL,
      "CURVE: directory of the nodes' public certificates, each named by its node id"},
-    {"curve-allow-clients", OPT_STR, OFF (curve_clients), FOR_BOTH,
+    {"curve-allow-clients", OPT_STR, OFF (curve_clients), FOR_ALL,
      "CURVE: directory of the public certificates of clients allowed to connect"},
     {"master-key", OPT_STR, OFF (master_key), FOR_SECONDARY,
      "CURVE: the master's public certificate file"},
-    {"ready-file", OPT_STR, OFF (ready_file), FOR_BOTH,
+    {"ready-file", OPT_STR, OFF (ready_file), FOR_ALL,
      "once bound, write the ports to FILE: 'client=P pub=P peer=P' (secondary: 'client=P')"},
-    {"verbose", OPT_FLAG, OFF (verbose), FOR_BOTH, "debug logging (also -v)"},
+    {"verbose", OPT_FLAG, OFF (verbose), FOR_ALL, "debug logging (also -v)"},
 };
 
 #define OPTION_COUNT (sizeof s_options / sizeof s_options[0])
@@ -112,13 +125,17 @@ static const option_t s_options[] = {
 static void s_usage (FILE *out, int roles)
 {
     fprintf (out, "usage: rlogd master --replicas N [options]\n"
-                  "       rlogd secondary --id NAME [options]\n\n"
+                  "       rlogd secondary --id NAME [options]\n"
+                  "       rlogd node --id NAME --peers ID=HOST:PORT,... --data-dir DIR "
+                  "[options]\n\n"
                   "Runs one rlog node until SIGINT or SIGTERM (then exits 0). Logs go to "
-                  "stderr.\nEvery option also reads RLOG_<NAME> from the environment "
+                  "stderr.\nmaster and secondary pin the node's role; node elects the master "
+                  "among the members\nof --peers (every member is given the same list).\n"
+                  "Every option also reads RLOG_<NAME> from the environment "
                   "(e.g. --heartbeat-ms: RLOG_HEARTBEAT_MS);\na flag wins over the "
                   "environment. Without --data-dir the log is held in memory.\n");
-    const char *titles[] = {"", "master options", "secondary options"};
-    for (int role = FOR_MASTER; role <= FOR_SECONDARY; role++) {
+    const char *titles[] = {"", "master options", "secondary options", "", "node options"};
+    for (int role = FOR_MASTER; role <= FOR_NODE; role <<= 1) {
         if (!(roles & role))
             continue;
         fprintf (out, "\n%s:\n", titles[role]);
@@ -178,6 +195,13 @@ static int s_set (config_t *cfg, const option_t *opt, const char *value, const c
     errno = 0;
     if (opt->type == OPT_BIND || opt->type == OPT_CONNECT)
         return s_set_endpoint ((char *)field, opt->type == OPT_BIND, value, source);
+    if (opt->type == OPT_PEERS) {
+        char err[200];
+        if (config_set_peers (cfg, value, err, sizeof err) == 0)
+            return 0;
+        fprintf (stderr, "rlogd: %s: %s\n", source, err);
+        return -1;
+    }
     if (opt->type == OPT_LIST) {
         char err[160];
         if (config_set_secondaries (cfg, value, err, sizeof err) == 0)
@@ -342,24 +366,31 @@ static int s_write_ready (const char *path, const char *line)
 int main (int argc, char **argv)
 {
     if (argc < 2 || streq (argv[1], "-h") || streq (argv[1], "--help")) {
-        s_usage (argc < 2 ? stderr : stdout, FOR_BOTH);
+        s_usage (argc < 2 ? stderr : stdout, FOR_ALL);
         return argc < 2 ? 2 : 0;
     }
-    bool master = streq (argv[1], "master");
-    if (!master && !streq (argv[1], "secondary")) {
-        fprintf (stderr, "rlogd: unknown role '%s': use master or secondary\n", argv[1]);
+    int role = streq (argv[1], "master")      ? FOR_MASTER
+               : streq (argv[1], "secondary") ? FOR_SECONDARY
+               : streq (argv[1], "node")      ? FOR_NODE
+                                              : 0;
+    if (!role) {
+        fprintf (stderr, "rlogd: unknown role '%s': use master, secondary or node\n", argv[1]);
         return 2;
     }
+    config_role_t kind = role == FOR_MASTER      ? CONFIG_MASTER
+                         : role == FOR_SECONDARY ? CONFIG_SECONDARY
+                                                 : CONFIG_NODE;
     config_t cfg;
-    config_defaults (&cfg, master);
+    config_defaults (&cfg, kind);
     char err[256];
-    if (s_parse (&cfg, master ? FOR_MASTER : FOR_SECONDARY, argc, argv) != 0)
+    if (s_parse (&cfg, role, argc, argv) != 0)
         return 2;
-    if (config_finish (&cfg, master, err, sizeof err) != 0) {
+    if (config_finish (&cfg, kind, err, sizeof err) != 0) {
         fprintf (stderr, "rlogd: %s\n", err);
         return 2;
     }
-    log_set_ident (master ? "master" : cfg.id);
+    bool master = kind != CONFIG_SECONDARY; //  binds pub and peer too
+    log_set_ident (cfg.id);
     log_set_verbose (cfg.verbose);
     //  A file left by an earlier run must not announce this one's ports.
     if (cfg.ready_file[0] && unlink (cfg.ready_file) != 0 && errno != ENOENT) {
@@ -368,7 +399,10 @@ int main (int argc, char **argv)
         return 1;
     }
     zsys_init ();
-    zactor_t *actor = zactor_new (master ? master_actor : secondary_actor, &cfg);
+    zactor_t *actor = zactor_new (kind == CONFIG_MASTER      ? master_actor
+                                  : kind == CONFIG_SECONDARY ? secondary_actor
+                                                             : node_actor,
+                                  &cfg);
     if (!actor) {
         fprintf (stderr, "rlogd: cannot start the %s\n", argv[1]);
         return 1;

@@ -79,15 +79,22 @@ int storage_save (storage_t *self, char *err, size_t err_size)
     return meta_save (self->cfg->data_dir, &self->meta, err, err_size);
 }
 
+int storage_ensure_history (storage_t *self, char *err, size_t err_size)
+{
+    if (self->meta.has_history)
+        return 0;
+    if (store_head (self->store) > 0) {
+        snprintf (err, err_size, "a log without a history identity cannot be led");
+        return -1;
+    }
+    meta_new_history (&self->meta);
+    return storage_save (self, err, err_size);
+}
+
 int storage_new_epoch (storage_t *self, uint64_t *epoch, char *err, size_t err_size)
 {
-    if (!self->meta.has_history) {
-        if (store_head (self->store) > 0) {
-            snprintf (err, err_size, "a log without a history identity cannot be led");
-            return -1;
-        }
-        meta_new_history (&self->meta);
-    }
+    if (storage_ensure_history (self, err, err_size) != 0)
+        return -1;
     uint64_t last = store_epoch_of (self->store, store_head (self->store));
     uint64_t next = (self->meta.epoch > last ? self->meta.epoch : last) + 1;
     self->meta.epoch = next;

@@ -34,6 +34,10 @@ int storage_save (storage_t *self, char *err, size_t err_size);
 //  has none. 0, or -1 with ERR.
 int storage_new_epoch (storage_t *self, uint64_t *epoch, char *err, size_t err_size);
 
+//  Give an empty log without one a new history identity (persisted): a
+//  master about to lead it. 0, or -1 with ERR.
+int storage_ensure_history (storage_t *self, char *err, size_t err_size);
+
 //  Remember EPOCH as seen (persisted when it is above the last one).
 int storage_see_epoch (storage_t *self, uint64_t epoch, char *err, size_t err_size);
 
