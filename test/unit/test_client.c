@@ -781,6 +781,49 @@ Test (client, stale_on_a_resend_is_the_answer, .timeout = 20)
     s_cluster_destroy (&cl);
 }
 
+//  Sets czmq's interrupted flag (as its SIGINT handler does) once the
+//  cluster recorded ARG's count of frames.
+typedef struct {
+    cluster_t *cl;
+    size_t frames;
+} interrupter_t;
+
+static void *s_interrupter (void *arg)
+{
+    interrupter_t *it = (interrupter_t *)arg;
+    cr_assert (s_wait_frames (it->cl, it->frames));
+    zsys_interrupted = 1;
+    return NULL;
+}
+
+Test (client, an_interrupted_append_says_whether_it_may_be_stored, .timeout = 20)
+{
+    cluster_t *cl = s_cluster_new ();
+    fake_t *node = s_fake_new (cl, 0);
+    rlog_client_t *client = rlog_client_new (node->endpoint);
+    rlog_client_set_retry (client, 5000, 3);
+    cr_assert_eq (rlog_client_append (client, "a", 1, 1, 0, NULL), RLOG_OK);
+    //  Interrupted while the append waits for its reply (held back)
+    LOCKED (cl, node->hold = 100);
+    interrupter_t it = {cl, 3}; //  OPEN, APPEND 1, APPEND 2
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_interrupter, &it);
+    cr_assert_eq (rlog_client_append (client, "b", 1, 3, 0, NULL), RLOG_UNREACHABLE);
+    pthread_join (thread, NULL);
+    cr_assert_str_eq (rlog_client_error (client),
+                      "interrupted while waiting for w=3: the master may already hold the entry "
+                      "(appends are never rolled back)");
+    //  Interrupted before sending: nothing stored
+    cr_assert_eq (rlog_client_append (client, "c", 1, 1, 0, NULL), RLOG_UNREACHABLE);
+    cr_assert_str_eq (rlog_client_error (client),
+                      "interrupted before the append was sent: nothing stored");
+    cr_assert_eq (s_count_frames (cl, PROTO_APPEND), 2);
+    zsys_interrupted = 0;
+    rlog_client_destroy (&client);
+    s_fake_destroy (&node);
+    s_cluster_destroy (&cl);
+}
+
 Test (client, status_is_converted, .timeout = 20)
 {
     cluster_t *cl = s_cluster_new ();
@@ -1318,6 +1361,32 @@ Test (bulk, a_silent_cluster_is_given_up, .timeout = 20)
     cr_assert_eq (rlog_bulk_append (bulk, "h", 1, 9), RLOG_OK);
     cr_assert_eq (rlog_bulk_finish (bulk), RLOG_OK, "%s", rlog_bulk_error (bulk));
     cr_assert_eq (o.codes[9], RLOG_OK);
+    rlog_bulk_destroy (&bulk);
+    s_fake_destroy (&node);
+    s_cluster_destroy (&cl);
+}
+
+Test (bulk, an_interrupted_run_leaves_its_appends_in_flight, .timeout = 20)
+{
+    cluster_t *cl = s_cluster_new ();
+    fake_t *node = s_fake_new (cl, 0);
+    LOCKED (cl, node->hold = 100);
+    outcomes_t o = {0};
+    rlog_bulk_t *bulk = rlog_bulk_new (node->endpoint, 1, 0, 8, s_bulk_fn, &o);
+    rlog_bulk_set_retry (bulk, 5000, 3);
+    cr_assert_eq (rlog_bulk_append (bulk, "i", 1, 0), RLOG_OK);
+    cr_assert_eq (rlog_bulk_append (bulk, "j", 1, 1), RLOG_OK);
+    interrupter_t it = {cl, 2}; //  OPEN, the batch
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_interrupter, &it);
+    cr_assert_eq (rlog_bulk_finish (bulk), RLOG_UNREACHABLE);
+    pthread_join (thread, NULL);
+    cr_assert_eq (o.calls, 0);
+    cr_assert_eq (rlog_bulk_in_flight (bulk), 2);
+    cr_assert_str_eq (rlog_bulk_error (bulk),
+                      "interrupted with 2 appends unanswered: the master may already hold them "
+                      "(appends are never rolled back)");
+    zsys_interrupted = 0;
     rlog_bulk_destroy (&bulk);
     s_fake_destroy (&node);
     s_cluster_destroy (&cl);
