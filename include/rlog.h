@@ -234,7 +234,9 @@ typedef int (rlog_entry_fn) (uint64_t seq, const void *data, size_t size, void *
 //  answers). Fetches page by page (at most 4096 entries / ~256 KiB per
 //  reply), so memory stays bounded however long the log is; the node's head
 //  may grow while it runs, and the listing follows it to wherever the head
-//  is when a page comes back empty.
+//  is when a page comes back empty. The empty entry a new master appends
+//  first in its epoch (an epoch marker) takes a seq but is no message: FN
+//  never sees it, and LIMIT counts messages only.
 //
 //  Blocks until done. Returns RLOG_OK also when FN stopped it early or
 //  FROM is past the head (FN never called); RLOG_INVALID if FN is NULL;

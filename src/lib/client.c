@@ -344,12 +344,15 @@ int rlog_client_list (rlog_client_t *self, uint64_t from, uint64_t limit, rlog_e
                            rlog_strerror ((int)msg.code));
         if (msg.payload_count == 0)
             break;
-        for (size_t i = 0; i < msg.payload_count; i++)
+        //  An empty payload is an epoch marker: a seq, but no message
+        for (size_t i = 0; i < msg.payload_count && (limit == 0 || left > 0); i++) {
+            if (msg.payloads[i].size == 0)
+                continue;
             if (fn (next + i, msg.payloads[i].data, msg.payloads[i].size, arg) != 0)
                 return RLOG_OK;
+            left -= limit ? 1 : 0;
+        }
         next += msg.payload_count;
-        if (limit)
-            left -= msg.payload_count < left ? msg.payload_count : left;
     }
     self->error[0] = 0;
     return RLOG_OK;

@@ -118,7 +118,8 @@ static uint64_t s_store (cluster_t *c, const uint8_t *id, uint64_t req_id, const
     memcpy (e->client_id, id, PROTO_CLIENT_ID_SIZE);
     e->req_id = req_id;
     e->size = size < sizeof e->payload ? size : sizeof e->payload;
-    memcpy (e->payload, data, e->size);
+    if (e->size)
+        memcpy (e->payload, data, e->size);
     return c->entry_count;
 }
 
@@ -478,19 +479,20 @@ static size_t s_collect_n (rlog_pipeline_t *pipe, rlog_completion_t *out, size_t
 
 typedef struct {
     int count;
-    uint64_t first;
+    int stop_after; //  0: never
+    uint64_t seqs[8];
     char seen[8][16];
 } listing_t;
 
 static int s_list_fn (uint64_t seq, const void *data, size_t size, void *arg)
 {
     listing_t *l = (listing_t *)arg;
-    if (l->count == 0)
-        l->first = seq;
-    cr_assert_eq (seq, l->first + (uint64_t)l->count, "entries come in seq order");
     cr_assert (l->count < 8);
+    cr_assert (l->count == 0 || seq > l->seqs[l->count - 1], "entries come in seq order");
+    cr_assert_gt (size, 0, "markers are not messages");
+    l->seqs[l->count] = seq;
     snprintf (l->seen[l->count++], 16, "%.*s", (int)size, (const char *)data);
-    return 0;
+    return l->stop_after && l->count == l->stop_after;
 }
 
 //  --------------------------------------------------------------------------
@@ -563,14 +565,35 @@ Test (client, open_then_append_and_list, .timeout = 20)
     cr_assert_eq (rlog_client_append (client, "", 0, 1, 0, NULL), RLOG_EMPTY);
     cr_assert_eq (rlog_client_append (client, "x", 1, 0, 0, NULL), RLOG_INVALID);
 
-    //  Listing goes page by page (the fake node answers 3 at a time)
+    //  An epoch marker (seq 6), then one more message (seq 7)
+    static const uint8_t no_client[PROTO_CLIENT_ID_SIZE] = {0};
+    LOCKED (cl, s_store (cl, no_client, 0, NULL, 0));
+    cr_assert_eq (rlog_client_append (client, "six", 3, 1, 0, &result), RLOG_OK);
+    cr_assert_eq (result.seq, 7);
+
+    //  Listing goes page by page (the fake node answers 3 at a time) and
+    //  passes over the marker
     listing_t listing = {0};
     int rc = rlog_client_list (client, 2, 0, s_list_fn, &listing);
     cr_assert_eq (rc, RLOG_OK, "%s", rlog_client_error (client));
-    cr_assert_eq (listing.count, 4);
-    cr_assert_eq (listing.first, 2);
+    cr_assert_eq (listing.count, 5);
+    cr_assert_eq (listing.seqs[0], 2);
     cr_assert_str_eq (listing.seen[0], "two");
     cr_assert_str_eq (listing.seen[3], "five");
+    cr_assert_eq (listing.seqs[4], 7);
+    cr_assert_str_eq (listing.seen[4], "six");
+    //  LIMIT counts messages; FN may stop the listing
+    listing = (listing_t){0};
+    cr_assert_eq (rlog_client_list (client, 4, 3, s_list_fn, &listing), RLOG_OK);
+    cr_assert_eq (listing.count, 3);
+    cr_assert_eq (listing.seqs[2], 7);
+    listing = (listing_t){.stop_after = 2};
+    cr_assert_eq (rlog_client_list (client, 0, 0, s_list_fn, &listing), RLOG_OK);
+    cr_assert_eq (listing.count, 2);
+    listing = (listing_t){0};
+    cr_assert_eq (rlog_client_list (client, 100, 0, s_list_fn, &listing), RLOG_OK);
+    cr_assert_eq (listing.count, 0);
+    cr_assert_eq (rlog_client_list (client, 1, 0, NULL, NULL), RLOG_INVALID);
     rlog_client_destroy (&client);
     s_fake_destroy (&node);
     s_cluster_destroy (&cl);
