@@ -26,7 +26,7 @@ void config_defaults (config_t *self, config_role_t role)
     self->max_waiters = 100000;
     self->max_client_waiting = 10000;
     self->fetch_max = 8192;
-    self->max_connections = 10000;
+    self->max_connections = 4096;
     self->drain_max = 1024;
     self->drain_bytes = 8 * 1024 * 1024;
     self->holdback_max = 65536;

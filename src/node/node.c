@@ -358,12 +358,12 @@ static void s_set_limits (self_t *self)
     zsock_set_maxmsgsize (node->client, (int)frame_max);
     zsock_set_linger (node->client, 500);
     if (node->pub) {
-        zsock_set_sndhwm (node->pub, 64);
+        zsock_set_sndhwm (node->pub, 16);
         zsock_set_linger (node->pub, 0);
     }
     if (node->peer) {
         zsock_set_router_mandatory (node->peer, 1);
-        zsock_set_sndhwm (node->peer, 64);
+        zsock_set_sndhwm (node->peer, 16);
         zsock_set_maxmsgsize (node->peer, 64 * 1024);
         zsock_set_linger (node->peer, 0);
     }

@@ -79,7 +79,7 @@ static const option_t s_options[] = {
     {"max-client-waiting", OPT_SIZE, OFF (max_client_waiting), FOR_MASTER | FOR_NODE,
      "appends one client connection may have waiting before BUSY (10000)"},
     {"max-connections", OPT_SIZE, OFF (max_connections), FOR_ALL,
-     "connections held at most; past it new ones wait, the others stay served (10000)"},
+     "connections held at most; past it new ones are refused, the others stay served (4096)"},
     {"fetch-max", OPT_SIZE, OFF (fetch_max), FOR_ALL, "entries per gap-fill request (8192)"},
     {"holdback", OPT_SIZE, OFF (holdback_max), FOR_SECONDARY | FOR_NODE,
      "out-of-order records held back at most (65536)"},
