@@ -123,8 +123,11 @@ const char *storage_rollback_path (storage_t *self, const char *reason, char *bu
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     long long ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    snprintf (buf, size, "%s/rollback-%s-%llu-%lld.log", self->cfg->data_dir, reason,
-              (unsigned long long)self->meta.epoch, ms);
+    //  Divergent entries: rollback-EPOCH-MS.log; another history's:
+    //  rollback-foreign-EPOCH-MS.log.
+    bool plain = strcmp (reason, "rollback") == 0;
+    snprintf (buf, size, "%s/rollback-%s%s%llu-%lld.log", self->cfg->data_dir,
+              plain ? "" : reason, plain ? "" : "-", (unsigned long long)self->meta.epoch, ms);
     return buf;
 }
 
