@@ -80,11 +80,13 @@ void h_cluster_init (h_cluster_t *cluster, uint32_t replicas, int heartbeat_ms)
     memcpy (dir, cluster->dir, sizeof dir);
     snprintf (cluster->master.ready_path, sizeof cluster->master.ready_path, "%s/master.ready",
               dir);
+    snprintf (cluster->master.log_path, sizeof cluster->master.log_path, "%s/master.log", dir);
     for (int i = 0; i < H_MAX_NODES; i++) {
         h_node_t *node = &cluster->secondaries[i];
         snprintf (node->id, sizeof node->id, "s%d", i + 1);
         //  By position, not id: a test may give two nodes the same id.
         snprintf (node->ready_path, sizeof node->ready_path, "%s/secondary-%d.ready", dir, i);
+        snprintf (node->log_path, sizeof node->log_path, "%s/s%d.log", dir, i + 1);
     }
 }
 
@@ -166,7 +168,6 @@ static bool s_start (h_cluster_t *cluster, h_node_t *node, bool master, const ch
     }
     s_bind_endpoint (client, sizeof client, node->client_port);
     snprintf (hb, sizeof hb, "%d", cluster->heartbeat_ms);
-    snprintf (node->log_path, sizeof node->log_path, "%s/%s.log", cluster->dir, node->id);
     snprintf (node->extra, sizeof node->extra, "%s", extra ? extra : "");
     char *argv[64];
     int n = 0;

@@ -25,7 +25,7 @@ typedef struct {
     pid_t pid;
     int client_port; //  0 until the node has started once
     char id[32];
-    char log_path[320];
+    char log_path[320];   //  by position (master.log, s1.log, ...), whatever its id
     char ready_path[320]; //  where rlogd reports its bound ports
     char extra[512];      //  extra flags, space separated
 } h_node_t;
