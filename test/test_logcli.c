@@ -981,12 +981,19 @@ Test (logcli, curve_keys_end_to_end)
     cr_assert_eq (s_sh (out, sizeof out, "cd %s && %s keygen alice 2>&1", dir, LOGCLI), 1);
     cr_assert (strstr (out, "not overwriting"), "%s", out);
     cr_assert_eq (s_sh (out, sizeof out, "%s keygen 2>&1", LOGCLI), 2);
-    cr_assert_eq (s_sh (out, sizeof out, "cd %s && mkdir allow && cp s1 alice allow/", dir), 0);
+    //  Node keys (named by node id) and client keys apart.
+    cr_assert_eq (s_sh (out, sizeof out,
+                        "cd %s && mkdir nodes clients && cp s1 nodes/ && cp alice clients/", dir),
+                  0);
 
-    snprintf (extra, sizeof extra, "--curve-secret %s/master --curve-allow %s/allow", dir, dir);
+    snprintf (extra, sizeof extra,
+              "--curve-secret %s/master --curve-allow-nodes %s/nodes --curve-allow-clients "
+              "%s/clients",
+              dir, dir, dir);
     h_start_master (&s_cluster, extra);
     snprintf (extra, sizeof extra,
-              "--curve-secret %s/s1 --curve-allow %s/allow --master-key %s/master", dir, dir, dir);
+              "--curve-secret %s/s1 --curve-allow-clients %s/clients --master-key %s/master", dir,
+              dir, dir);
     h_start_secondary (&s_cluster, 0, extra);
     char ep[64], sep[64], alice[300], master[300], s1[300];
     h_endpoint (&s_cluster.master, ep, sizeof ep);
