@@ -1,19 +1,29 @@
-/*  test_hostile.c - hostile-input integration suite (issue 7, item 5).
+/*  test_hostile.c - hostile input against a live cluster, in protocol v2
+    (src/lib/proto.h; issue 7 item 5, issue 11 items 5, 8, 11, 13).
 
-    Every test starts its own live cluster (master + 2 secondaries, 50 ms
-    heartbeats, free ports) and throws hostile input at its sockets through
-    raw ZeroMQ sockets:
+    Every test starts its own cluster (master + 2 secondaries, 50 ms
+    heartbeats, ports from the nodes' ready files) and throws hostile input
+    at its sockets through raw ZeroMQ sockets:
 
-      master client ROUTER   a DEALER sending [""][body], as REQ would
-      master peer ROUTER     a DEALER sending [body]; anonymous (it never says
-                             HELLO) unless a test poses as a secondary
+      master client ROUTER   a DEALER sending [body] (or [""][body], as REQ)
+      master peer ROUTER     a DEALER sending [body]: anonymous (it never
+                             says HELLO) unless a test poses as a secondary
       s1, s2 client ROUTER   as the master's client socket
 
     Not covered: the master's PUB -> secondary SUB stream and the replies on
     a secondary's DEALER. A secondary only connects out to the endpoints it
-    was given and listens on nothing but its client socket, so those frames
-    can only come from whoever is the master (the fuzz harnesses drive their
-    decoders directly).
+    was given, so those frames can only come from its master (the fuzz
+    harnesses drive its decoder directly).
+
+    The oracle: what each frame gets is predicted from the frame itself, by
+    decoding it with the same codec the nodes use (s_predict): an error
+    names the decoder's code (an APPEND whose request id was decoded gets
+    its reply type with that id); a sound frame gets what its type gets on
+    that socket. So thousands of random, cut and mutated frames are each
+    checked for the exact answer, not just for "some error". A frame that
+    rightly gets no answer (an ACK or FETCH of another epoch than the
+    master's: meant for another master) is followed by a fence, a frame
+    whose answer must then be the first one to come.
 
     After the hostile part every test ends with s_survived: every node's
     process is still running, its log is what it was before plus the appends
@@ -22,16 +32,19 @@
     w=3 append succeeds and reaches every node.
 
     The tests, one cluster each:
-       1 random_bytes                      8 hello_with_a_node_id_in_use
-       2 truncated_msgpack                 9 flood_beyond_max_waiters
-       3 huge_declared_lengths            10 per_client_limit
-       4 wrong_types_in_every_field       11 client_that_never_reads
-       5 unknown_versions_and_types       12 oversized_frames
-       6 wrong_envelopes                  13 extreme_values
-       7 bogus_ack_and_fetch_beyond_head  14 hijack_claiming_a_longer_log
-    Behaviour that only authentication can change (a DEALER taking a
-    secondary's routing id) is recorded in "OBSERVED" warnings, not
-    asserted.
+      random_bytes, truncated_msgpack, huge_declared_lengths,
+      wrong_types_in_every_field, unknown_versions_and_types, wrong_envelopes
+                          the decoder and the envelopes, on every socket
+      ack_and_fetch_without_a_welcome_never_count, bogus_ack_and_fetch_from_a_
+      welcomed_peer, hello_with_a_node_id_in_use, hello_as_an_unconfigured_id_
+      takes_no_slot, peer_frames_on_a_client_socket
+                          the peer rules without CURVE (peers.h)
+      forged_longer_log_clears_when_the_real_node_returns, forged_longer_log_
+      clears_on_the_real_nodes_acks, forged_hello_epoch_does_not_move_the_master
+                          the shorter-log rule and epochs, forged
+      flood_beyond_max_waiters, per_client_limit, client_that_never_reads,
+      oversized_frames, extreme_values
+                          limits and the ends of every range
 
     Deterministic: random input comes from a fixed-seed PRNG, requests go in
     lock step (send, then wait for the answer with a deadline), and every
@@ -40,34 +53,30 @@
     that is many heartbeats long.
 */
 #include "harness.h"
+#include "ingest.h"
 #include "proto.h"
+#include "record.h"
 #include <criterion/criterion.h>
-#include <stdarg.h>
-#include <stdio.h>
-
-//  Behaviour worth knowing that the suite records rather than asserts.
-//  Plain stderr: criterion's warnings would make the whole run exit 1.
-static void s_observed (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fputs ("[note] ", stderr);
-    vfprintf (stderr, format, args);
-    fputc ('\n', stderr);
-    va_end (args);
-}
 #include <czmq.h>
 #include <msgpack.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <sys/wait.h>
 
 #define HB_MS      50   //  heartbeat of every node
 #define REPLY_MS   3000 //  an answer that takes longer than this is lost
 #define QUIET_MS   400  //  how long "no answer" is waited for (8 heartbeats)
 #define DECODE_MAX (64u * 1024 * 1024)
+#define PEER_MAX   (64 * 1024) //  the peer socket's ZMQ_MAXMSGSIZE
 
 static h_cluster_t s_cluster;
+static size_t s_max_msg;          //  --max-msg of every node
+static uint64_t s_epoch;          //  the master's, read after the start
+static uint8_t s_history[16];     //  the master's history identity
+static proto_decoder_t *s_oracle; //  decodes as the nodes do (max_payload = max-msg)
 
 //  ==========================================================================
 //  Deterministic PRNG (splitmix64)
@@ -196,7 +205,7 @@ typedef struct {
 static expect_t s_expect;
 static blobs_t s_before; //  the master's log before the hostile part
 
-static void s_expect_seq (uint64_t seq, const void *data, size_t size, bool dedup_ok)
+static void s_expect_seq (uint64_t seq, const void *data, size_t size)
 {
     cr_assert (seq >= 1, "expected entry without a seq");
     while (s_expect.at.count < seq) {
@@ -209,7 +218,7 @@ static void s_expect_seq (uint64_t seq, const void *data, size_t size, bool dedu
     if (slot->data) {
         //  The same seq acknowledged twice must be the same request (dedup).
         char a[200], b[200];
-        cr_assert (dedup_ok || s_blob_eq (slot, &want),
+        cr_assert (s_blob_eq (slot, &want),
                    "seq %llu acknowledged for two different payloads: '%s' and '%s'",
                    (unsigned long long)seq, s_show (slot, a, sizeof a),
                    s_show (&want, b, sizeof b));
@@ -222,7 +231,7 @@ static void s_expect_seq (uint64_t seq, const void *data, size_t size, bool dedu
 
 static void s_expect_str (uint64_t seq, const char *text)
 {
-    s_expect_seq (seq, text, strlen (text), false);
+    s_expect_seq (seq, text, strlen (text));
 }
 
 static void s_expect_unordered (const char *text)
@@ -249,9 +258,10 @@ static void s_teardown (void)
     s_blobs_free (&s_before);
     proto_encoder_destroy (&s_enc);
     proto_decoder_destroy (&s_dec);
+    proto_decoder_destroy (&s_oracle);
 }
 
-TestSuite (hostile, .fini = s_teardown, .timeout = 40.0);
+TestSuite (hostile, .fini = s_teardown, .timeout = 60.0);
 
 static h_node_t *s_node (int i)
 {
@@ -295,23 +305,41 @@ static uint64_t s_append (const char *text, int w, int timeout_ms, int expect)
     return result.seq;
 }
 
-//  Start master + 2 secondaries and wait until all three are healthy; then
-//  append three entries with w=3 and remember the log as it is.
-static void s_start (const char *master_extra, const char *secondary_extra)
+static void s_hex_to_bytes (const char *hex, uint8_t *out, size_t size)
+{
+    cr_assert_eq (strlen (hex), 2 * size, "history '%s'", hex);
+    for (size_t i = 0; i < size; i++) {
+        unsigned v;
+        cr_assert_eq (sscanf (hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+}
+
+//  Start master + 2 secondaries (with --max-msg MAX_MSG, 0: the default,
+//  and EXTRA flags; "%s" in the master's stands for the cluster's temp
+//  dir) and wait until all three are healthy; then append three entries
+//  with w=3 and remember the log as it is, the master's epoch and history.
+static void s_start_with (size_t max_msg, const char *master_extra, const char *secondary_extra)
 {
     h_cluster_init (&s_cluster, 2, HB_MS);
-    //  "%s" in the master's flags stands for the cluster's temp dir.
-    char extra[512];
-    snprintf (extra, sizeof extra, master_extra, s_cluster.dir);
-    h_start_master (&s_cluster, extra);
-    h_start_secondary (&s_cluster, 0, secondary_extra);
-    h_start_secondary (&s_cluster, 1, secondary_extra);
+    s_max_msg = max_msg ? max_msg : 1024 * 1024;
+    char extra[600], more[64] = "";
+    if (max_msg)
+        snprintf (more, sizeof more, " --max-msg %zu", max_msg);
+    char master_flags[512];
+    snprintf (master_flags, sizeof master_flags, master_extra, s_cluster.dir);
+    snprintf (extra, sizeof extra, "%s%s", master_flags, more);
+    cr_assert (h_start_master (&s_cluster, extra), "the master did not start");
+    snprintf (extra, sizeof extra, "%s%s", secondary_extra, more);
+    cr_assert (h_start_secondary (&s_cluster, 0, extra));
+    cr_assert (h_start_secondary (&s_cluster, 1, extra));
     int three = 3;
     cr_assert (h_wait_status (&s_cluster.master, h_pred_healthy, &three, 10000),
                "master never saw 3 healthy nodes");
     s_enc = proto_encoder_new ();
     s_dec = proto_decoder_new (DECODE_MAX);
-    cr_assert (s_enc && s_dec);
+    s_oracle = proto_decoder_new (s_max_msg);
+    cr_assert (s_enc && s_dec && s_oracle);
     for (int i = 1; i <= 3; i++) {
         char text[32];
         snprintf (text, sizeof text, "seed-%d", i);
@@ -319,6 +347,16 @@ static void s_start (const char *master_extra, const char *secondary_extra)
     }
     s_list (&s_cluster.master, &s_before);
     cr_assert_eq (s_before.count, 3);
+    rlog_status_t status;
+    s_status (&s_cluster.master, &status);
+    s_epoch = status.epoch;
+    cr_assert_gt (s_epoch, 0);
+    s_hex_to_bytes (status.history, s_history, sizeof s_history);
+}
+
+static void s_start (void)
+{
+    s_start_with (0, "", "");
 }
 
 static bool s_alive (h_node_t *node, char *why, size_t size)
@@ -353,6 +391,18 @@ static size_t s_count_in_file (const char *path, const char *needle)
             count++;
     fclose (file);
     return count;
+}
+
+//  Wait up to TIMEOUT_MS for a line with NEEDLE in PATH.
+static bool s_wait_line (const char *path, const char *needle, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (s_count_in_file (path, needle) == 0) {
+        if (zclock_mono () >= deadline)
+            return false;
+        zclock_sleep (20); //  polling interval of a condition, not a guess
+    }
+    return true;
 }
 
 static void s_no_sanitizer_reports (void)
@@ -430,6 +480,9 @@ static void s_survived (void)
         cr_assert (s_alive (s_node (i), why, sizeof why), "%s is gone: %s (see %s)", s_node (i)->id,
                    why, s_node (i)->log_path);
     }
+    int three = 3;
+    cr_assert (h_wait_status (&s_cluster.master, h_pred_healthy, &three, 10000),
+               "the cluster never got back to 3 healthy nodes");
     blobs_t master;
     s_list (&s_cluster.master, &master);
     s_assert_expected (&master);
@@ -511,32 +564,59 @@ static void s_sendv (zsock_t *sock, int n, const void *const *data, const size_t
                        "send: %s", zmq_strerror (zmq_errno ()));
 }
 
-static void s_send_client (zsock_t *sock, const void *data, size_t size)
-{
-    const void *parts[2] = {"", data};
-    size_t sizes[2] = {0, size};
-    s_sendv (sock, 2, parts, sizes);
-}
-
-static void s_send_peer (zsock_t *sock, const void *data, size_t size)
+//  One frame: the DEALER shape every socket of a node takes.
+static void s_send (zsock_t *sock, const void *data, size_t size)
 {
     s_sendv (sock, 1, &data, &size);
+}
+
+//  The frame the encoder holds.
+static void s_send_encoded (zsock_t *sock)
+{
+    s_send (sock, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+}
+
+static void s_send_msg (zsock_t *sock, const proto_msg_t *msg)
+{
+    cr_assert_eq (proto_encode (s_enc, msg), 0, "cannot encode a %s", proto_type_name (msg->type));
+    s_send_encoded (sock);
 }
 
 typedef struct {
     int frames; //  frames in the message
     int type;
     int code;
-    uint64_t seq; //  APPEND_REPLY seq; FILL / LIST_REPLY first seq
+    uint64_t seq; //  APPEND_REPLY seq; *_BATCH_REPLY / LIST_REPLY first seq; FILL first seq
     uint64_t acks;
     uint64_t w;
     uint64_t req_id;
+    uint64_t count;
     uint64_t head;
     uint64_t epoch;
     uint64_t truncate_to;
-    size_t entries;
+    size_t entries;                          //  LIST_REPLY payloads; entries of a FILL's records
+    uint8_t client_id[PROTO_CLIENT_ID_SIZE]; //  OPEN_REPLY
+    size_t client_id_size;
     char text[PROTO_TEXT_MAX + 1];
 } reply_t;
+
+//  The entries in a FILL's records (every record checked), first seq in
+//  *FIRST.
+static size_t s_record_entries (const uint8_t *data, size_t size, uint64_t *first)
+{
+    size_t entries = 0;
+    *first = 0;
+    for (size_t at = 0; at < size;) {
+        record_t r;
+        record_error_t rc = record_check (data + at, size - at, DECODE_MAX, &r);
+        cr_assert_eq (rc, RECORD_OK, "a FILL with a bad record: %s", record_error_text (rc));
+        if (!*first)
+            *first = r.first_seq;
+        entries += r.count;
+        at += r.size;
+    }
+    return entries;
+}
 
 //  Wait up to TIMEOUT_MS for one message on SOCK and decode its last frame
 //  (which must be a valid rlog frame). Returns false if nothing came.
@@ -562,26 +642,50 @@ static bool s_recv (zsock_t *sock, int timeout_ms, reply_t *reply)
     proto_msg_t msg;
     int rc = proto_decode (s_dec, zmq_msg_data (&last), zmq_msg_size (&last), &msg);
     cr_assert_eq (rc, RLOG_OK, "undecodable reply (%s)", proto_decoder_error (s_dec));
-    zmq_msg_close (&last);
     reply->type = msg.type;
     reply->code = (int)msg.code;
     reply->seq = msg.seq;
-    reply->acks = msg.acked;
+    reply->acks = msg.acks;
     reply->w = msg.w;
     reply->req_id = msg.req_id;
+    reply->count = msg.count;
     reply->head = msg.head;
     reply->epoch = msg.epoch;
     reply->truncate_to = msg.truncate_to;
-    reply->entries = msg.entry_count;
+    reply->entries = msg.payload_count;
+    if (msg.type == PROTO_FILL || msg.type == PROTO_BATCH)
+        reply->entries = s_record_entries (msg.data, msg.size, &reply->seq);
+    if (msg.client_id_size == PROTO_CLIENT_ID_SIZE) {
+        memcpy (reply->client_id, msg.client_id, PROTO_CLIENT_ID_SIZE);
+        reply->client_id_size = PROTO_CLIENT_ID_SIZE;
+    }
     snprintf (reply->text, sizeof reply->text, "%s", msg.text);
+    zmq_msg_close (&last);
     return true;
 }
+
+//  Open a session on SOCK (a client DEALER of the master): the client id
+//  the master issues, into ID.
+static void s_open (zsock_t *sock, uint8_t *id)
+{
+    proto_msg_t open = {.type = PROTO_OPEN};
+    s_send_msg (sock, &open);
+    reply_t r;
+    cr_assert (s_recv (sock, REPLY_MS, &r), "no answer to OPEN");
+    cr_assert_eq (r.type, PROTO_OPEN_REPLY, "OPEN answered %s", proto_type_name (r.type));
+    cr_assert_eq (r.code, RLOG_OK, "OPEN refused: %s", r.text);
+    cr_assert_eq (r.client_id_size, PROTO_CLIENT_ID_SIZE);
+    memcpy (id, r.client_id, PROTO_CLIENT_ID_SIZE);
+}
+
+//  ==========================================================================
+//  Targets, and what they answer (the oracle)
 
 //  The sockets of the cluster a test throws frames at.
 typedef struct {
     const char *name;
     int port;
-    bool peer;   //  the master's peer ROUTER: [body], not [""][body]
+    bool peer;   //  the master's peer ROUTER
     bool master; //  a socket of the master
     zsock_t *sock;
 } target_t;
@@ -607,48 +711,155 @@ static void s_targets_close (void)
         s_close (&s_targets[t].sock);
 }
 
-static void s_target_send (target_t *t, const void *data, size_t size)
+//  What a frame gets on a target.
+typedef struct {
+    int rc;         //  the decoder's verdict
+    bool answered;  //  false: rightly dropped
+    int type;       //  the answer's type
+    int code;       //  ... and code; -1 any
+    bool req_known; //  the answer names REQ_ID
+    uint64_t req_id;
+    int msg_type; //  what the frame decoded as (as far as it did)
+} predict_t;
+
+static bool s_configured (const char *id)
 {
-    if (t->peer)
-        s_send_peer (t->sock, data, size);
-    else
-        s_send_client (t->sock, data, size);
+    return streq (id, "s1") || streq (id, "s2");
 }
 
-//  Send one frame and wait for its answer (every frame with a sound
-//  envelope gets exactly one on these sockets; the peer DEALER is not a
-//  secondary, so even ACK and FETCH are answered, with REFUSED).
-static void s_call (target_t *t, const void *data, size_t size, reply_t *reply, const char *what)
+//  A sound APPEND or APPEND_BATCH on the master's client socket, from a
+//  client the master never issued (the frames here are made up): refused
+//  in the order the master checks (master.c s_append, appends_begin).
+static int s_append_verdict (const proto_msg_t *msg)
 {
-    s_target_send (t, data, size);
-    cr_assert (s_recv (t->sock, REPLY_MS, reply), "%s: no answer to %s (%zu bytes)", t->name, what,
-               size);
-    cr_assert_eq (reply->frames, t->peer ? 1 : 2, "%s: answer to %s has %d frames", t->name, what,
-                  reply->frames);
+    bool batch = msg->type == PROTO_APPEND_BATCH;
+    ingest_request_t req = {msg->client_id, msg->req_id, batch ? msg->count : 1,
+                            batch,          msg->data,   msg->size};
+    char why[128];
+    if (ingest_check (&req, why, sizeof why) != 0)
+        return RLOG_MALFORMED;
+    if (msg->w < 1 || msg->w > s_cluster.replicas + 1)
+        return RLOG_BAD_W;
+    return RLOG_STALE;
 }
 
-static void s_expect_reply (target_t *t, const void *data, size_t size, int type, int code,
-                            const char *what)
+static int s_reply_type_of (int type)
+{
+    return type == PROTO_APPEND ? PROTO_APPEND_REPLY : PROTO_APPEND_BATCH_REPLY;
+}
+
+//  The frame DATA on target T, as the node will see it (node.c
+//  s_client_frame and s_peer_frame, master.c master_peer).
+static predict_t s_predict (const target_t *t, const void *data, size_t size)
+{
+    proto_msg_t msg;
+    predict_t p = {.answered = true, .type = PROTO_ERROR, .code = RLOG_UNKNOWN_TYPE};
+    p.rc = proto_decode (s_oracle, data, size, &msg);
+    p.msg_type = msg.type;
+    bool append = msg.type == PROTO_APPEND || msg.type == PROTO_APPEND_BATCH;
+    if (p.rc != RLOG_OK) {
+        p.code = p.rc;
+        if (!t->peer && append && msg.req_id_known) {
+            p.type = s_reply_type_of (msg.type);
+            p.req_known = true;
+            p.req_id = msg.req_id;
+        } else if (!t->peer && msg.type == PROTO_OPEN)
+            p.type = PROTO_OPEN_REPLY;
+        return p;
+    }
+    if (t->peer) {
+        if (msg.type == PROTO_HELLO)
+            p.code = RLOG_REFUSED; //  s_random_frame sends only unconfigured ids
+        else if (msg.type == PROTO_ACK || msg.type == PROTO_FETCH) {
+            p.answered = msg.epoch == s_epoch;
+            p.code = RLOG_REFUSED;
+        }
+        return p;
+    }
+    if (msg.type == PROTO_STATUS || msg.type == PROTO_LIST) {
+        p.type = msg.type == PROTO_STATUS ? PROTO_STATUS_REPLY : PROTO_LIST_REPLY;
+        p.code = RLOG_OK;
+    } else if (msg.type == PROTO_OPEN) {
+        p.type = PROTO_OPEN_REPLY;
+        p.code = t->master ? RLOG_OK : RLOG_NOT_MASTER;
+    } else if (append) {
+        p.type = s_reply_type_of (msg.type);
+        p.code = t->master ? s_append_verdict (&msg) : RLOG_NOT_MASTER;
+        p.req_known = true;
+        p.req_id = msg.req_id;
+    }
+    return p;
+}
+
+//  The fence on a peer socket: a STATUS, which it does not take.
+static void s_send_fence (zsock_t *sock)
+{
+    proto_msg_t status = {.type = PROTO_STATUS};
+    s_send_msg (sock, &status);
+}
+
+static void s_expect_fence (zsock_t *sock, const char *who, const char *what)
 {
     reply_t r;
-    s_call (t, data, size, &r, what);
-    cr_assert (r.type == type && r.code == code, "%s: %s: answered %s %s (%s), expected %s %s",
-               t->name, what, proto_type_name (r.type), rlog_strerror (r.code), r.text,
-               proto_type_name (type), rlog_strerror (code));
-    if (r.type == PROTO_APPEND_REPLY)
-        cr_assert_eq (r.seq, 0, "%s: %s was appended at %llu", t->name, what,
-                      (unsigned long long)r.seq);
+    cr_assert (s_recv (sock, REPLY_MS, &r), "%s: no answer to the fence after %s", who, what);
+    cr_assert (r.type == PROTO_ERROR && r.code == RLOG_UNKNOWN_TYPE && strstr (r.text, "STATUS"),
+               "%s: %s, which must go unanswered, got %s %s (%s)", who, what,
+               proto_type_name (r.type), rlog_strerror (r.code), r.text);
 }
 
-//  The same error on every socket.
-static void s_expect_everywhere (const void *data, size_t size, int code, const char *what)
+//  Send DATA to target T and check it gets what s_predict says; the answer
+//  (if any) into *OUT. Returns the prediction.
+static predict_t s_exchange (target_t *t, const void *data, size_t size, const char *what,
+                             reply_t *out)
 {
-    for (int t = 0; t < TARGETS; t++)
-        s_expect_reply (&s_targets[t], data, size, PROTO_ERROR, code, what);
+    predict_t p = s_predict (t, data, size);
+    s_send (t->sock, data, size);
+    if (!p.answered) {
+        s_send_fence (t->sock);
+        s_expect_fence (t->sock, t->name, what);
+        return p;
+    }
+    reply_t r;
+    cr_assert (s_recv (t->sock, REPLY_MS, &r), "%s: no answer to %s (%zu bytes)", t->name, what,
+               size);
+    cr_assert_eq (r.frames, 1, "%s: the answer to %s has %d frames", t->name, what, r.frames);
+    cr_assert (r.type == p.type && (p.code < 0 || r.code == p.code),
+               "%s: %s (decoded: %s %s) answered %s %s (%s), expected %s %s", t->name, what,
+               proto_type_name (p.msg_type), rlog_strerror (p.rc), proto_type_name (r.type),
+               rlog_strerror (r.code), r.text, proto_type_name (p.type), rlog_strerror (p.code));
+    if (p.req_known)
+        cr_assert_eq (r.req_id, p.req_id, "%s: the answer to %s names request %llu, not %llu",
+                      t->name, what, (unsigned long long)r.req_id, (unsigned long long)p.req_id);
+    if (r.type == PROTO_APPEND_REPLY || r.type == PROTO_APPEND_BATCH_REPLY)
+        cr_assert_eq (r.seq, 0, "%s: %s was appended at %llu", t->name, what,
+                      (unsigned long long)r.seq);
+    if (out)
+        *out = r;
+    return p;
+}
+
+//  The same frame on every target; returns the master client's prediction.
+static predict_t s_everywhere (const void *data, size_t size, const char *what)
+{
+    predict_t first = {0};
+    for (int t = 0; t < TARGETS; t++) {
+        predict_t p = s_exchange (&s_targets[t], data, size, what, NULL);
+        if (t == 0)
+            first = p;
+    }
+    return first;
+}
+
+//  As s_everywhere, for a frame that must not decode: its code must be CODE.
+static void s_refused_everywhere (const void *data, size_t size, int code, const char *what)
+{
+    predict_t p = s_everywhere (data, size, what);
+    cr_assert_eq (p.rc, code, "%s decodes as %s (%s), expected %s", what, rlog_strerror (p.rc),
+                  proto_decoder_error (s_oracle), rlog_strerror (code));
 }
 
 //  ==========================================================================
-//  Valid frames of every type (encoded by src/proto.c), to cut and mutate
+//  Valid frames of every type (encoded by src/lib/proto.c), to cut and mutate
 
 typedef struct {
     const char *name;
@@ -656,125 +867,140 @@ typedef struct {
     blob_t frame;
 } template_t;
 
-#define TEMPLATES 14
+#define TEMPLATES 20
 static template_t s_templates[TEMPLATES];
+static int s_template_count;
 
-static const uint8_t s_cid[16] = "hostile-client-1";
+static const uint8_t s_cid[PROTO_CLIENT_ID_SIZE] = "hostile-client-1";
 
-static void s_template (int i, const char *name, int type)
+//  One record of two entries "one", "two" (epoch 7, seqs 1..2) into OUT.
+static size_t s_sample_record (uint8_t *out)
 {
-    s_templates[i].name = name;
-    s_templates[i].type = type;
+    uint8_t entries[64];
+    size_t at = record_put_entry (entries, 0, "one", 3);
+    at += record_put_entry (entries + at, 1, "two", 3);
+    return record_write (out, 7, 1, 2, 0, s_cid, sizeof s_cid, 1, entries, at);
+}
+
+static void s_template (const proto_msg_t *msg)
+{
+    cr_assert_lt (s_template_count, TEMPLATES);
+    cr_assert_eq (proto_encode (s_enc, msg), 0, "%s", proto_type_name (msg->type));
+    template_t *t = &s_templates[s_template_count++];
+    t->name = proto_type_name (msg->type);
+    t->type = msg->type;
     size_t size = proto_encoder_size (s_enc);
-    s_templates[i].frame.data = (uint8_t *)malloc (size);
-    memcpy (s_templates[i].frame.data, proto_encoder_data (s_enc), size);
-    s_templates[i].frame.size = size;
+    t->frame.data = (uint8_t *)malloc (size);
+    memcpy (t->frame.data, proto_encoder_data (s_enc), size);
+    t->frame.size = size;
 }
 
 static void s_templates_build (void)
 {
-    entry_t entries[2] = {{.epoch = 7,
-                           .req_id = 1,
-                           .client_id = s_cid,
-                           .client_id_size = 16,
-                           .data = (const uint8_t *)"one",
-                           .size = 3},
-                          {.epoch = 7,
-                           .req_id = 2,
-                           .client_id = s_cid,
-                           .client_id_size = 16,
-                           .data = (const uint8_t *)"two",
-                           .size = 3}};
-    //  w=9 is outside 1..3: even a mutation that still decodes is refused.
-    cr_assert_eq (proto_encode_append (s_enc, s_cid, 16, 1, 9, 1000, "hostile", 7), 0);
-    s_template (0, "APPEND", PROTO_APPEND);
-    proto_encode_list (s_enc, 1, 2);
-    s_template (1, "LIST", PROTO_LIST);
-    proto_encode_status (s_enc);
-    s_template (2, "STATUS", PROTO_STATUS);
-    proto_encode_batch_begin (s_enc, PROTO_BATCH, 7, 1, 2);
-    proto_encode_batch_entry (s_enc, &entries[0]);
-    proto_encode_batch_entry (s_enc, &entries[1]);
-    s_template (3, "BATCH", PROTO_BATCH);
-    proto_encode_heartbeat (s_enc, 7, 3);
-    s_template (4, "HEARTBEAT", PROTO_HEARTBEAT);
-    proto_encode_hello (s_enc, "s1", 7, 3);
-    s_template (5, "HELLO", PROTO_HELLO);
-    proto_encode_ack (s_enc, 2);
-    s_template (6, "ACK", PROTO_ACK);
-    proto_encode_fetch (s_enc, 1, 5);
-    s_template (7, "FETCH", PROTO_FETCH);
-    proto_encode_welcome (s_enc, 7, 3, 0);
-    s_template (8, "WELCOME", PROTO_WELCOME);
-    proto_encode_batch_begin (s_enc, PROTO_FILL, 7, 1, 2);
-    proto_encode_batch_entry (s_enc, &entries[0]);
-    proto_encode_batch_entry (s_enc, &entries[1]);
-    s_template (9, "FILL", PROTO_FILL);
-    proto_encode_append_reply (s_enc, RLOG_OK, 4, 3, 3, "ok", 9);
-    s_template (10, "APPEND_REPLY", PROTO_APPEND_REPLY);
-    proto_encode_list_begin (s_enc, RLOG_OK, 3, 1, 2);
-    proto_encode_list_entry (s_enc, "one", 3);
-    proto_encode_list_entry (s_enc, "two", 3);
-    s_template (11, "LIST_REPLY", PROTO_LIST_REPLY);
-    rlog_status_t status;
+    static uint8_t record[256], entries[64];
+    size_t record_size = s_sample_record (record);
+    size_t entries_size = record_put_entry (entries, 0, "one", 3);
+    entries_size += record_put_entry (entries + entries_size, 1, "two", 3);
+    static const proto_payload_t payloads[2] = {{(const uint8_t *)"one", 3},
+                                                {(const uint8_t *)"two", 3}};
+    static const proto_exception_t exceptions[1] = {{1, RLOG_TOO_LARGE, 0}};
+    static proto_status_t status;
     memset (&status, 0, sizeof status);
     snprintf (status.role, sizeof status.role, "master");
     snprintf (status.node_id, sizeof status.node_id, "master");
     snprintf (status.mode, sizeof status.mode, "read-write");
     status.head = 3;
     status.nodes = 3;
-    status.secondary_count = 2;
-    snprintf (status.secondaries[0].id, sizeof status.secondaries[0].id, "s1");
-    snprintf (status.secondaries[0].state, sizeof status.secondaries[0].state, "healthy");
-    snprintf (status.secondaries[1].id, sizeof status.secondaries[1].id, "s2");
-    snprintf (status.secondaries[1].state, sizeof status.secondaries[1].state, "healthy");
-    proto_encode_status_reply (s_enc, &status);
-    s_template (12, "STATUS_REPLY", PROTO_STATUS_REPLY);
-    proto_encode_error (s_enc, RLOG_MALFORMED, "x");
-    s_template (13, "ERROR", PROTO_ERROR);
+    status.peer_count = 2;
+    for (int i = 0; i < 2; i++) {
+        snprintf (status.peers[i].id, sizeof status.peers[i].id, "s%d", i + 1);
+        snprintf (status.peers[i].state, sizeof status.peers[i].state, "healthy");
+        status.peers[i].last_heard_ms = 10;
+    }
+    status.master_last_heard_ms = -1;
+    s_template_count = 0;
+    //  w=9 is outside 1..3: even a mutation that still decodes is refused.
+    proto_msg_t m[TEMPLATES] = {
+        {.type = PROTO_APPEND,
+         .client_id = s_cid,
+         .client_id_size = 16,
+         .req_id = 1,
+         .w = 9,
+         .timeout_ms = 1000,
+         .data = (const uint8_t *)"hostile",
+         .size = 7},
+        {.type = PROTO_LIST, .from = 1, .count = 2},
+        {.type = PROTO_STATUS},
+        {.type = PROTO_OPEN},
+        {.type = PROTO_APPEND_BATCH,
+         .client_id = s_cid,
+         .client_id_size = 16,
+         .req_id = 1,
+         .w = 9,
+         .timeout_ms = 1000,
+         .count = 2,
+         .data = entries,
+         .size = entries_size},
+        {.type = PROTO_BATCH, .epoch = 7, .data = record, .size = record_size},
+        {.type = PROTO_HEARTBEAT,
+         .epoch = 7,
+         .head = 3,
+         .history = s_history,
+         .history_size = 16,
+         .node_id = "master"},
+        //  An id that is not configured: refused, whatever else it says.
+        {.type = PROTO_HELLO, .node_id = "s9"},
+        {.type = PROTO_ACK, .epoch = s_epoch, .acked = 2},
+        {.type = PROTO_FETCH, .epoch = s_epoch, .from = 1, .count = 5},
+        {.type = PROTO_VOTE_REQUEST, .epoch = 7, .node_id = "s9", .last_epoch = 1, .last_seq = 3},
+        {.type = PROTO_WELCOME,
+         .epoch = 7,
+         .history = s_history,
+         .history_size = 16,
+         .head = 3,
+         .leader = "tcp://127.0.0.1:1"},
+        {.type = PROTO_FILL, .epoch = 7, .data = record, .size = record_size},
+        {.type = PROTO_VOTE, .epoch = 7, .node_id = "s9", .granted = true},
+        {.type = PROTO_APPEND_REPLY, .req_id = 4, .seq = 3, .acks = 3, .w = 3, .text = "ok"},
+        {.type = PROTO_LIST_REPLY, .head = 3, .seq = 1, .payloads = payloads, .payload_count = 2},
+        {.type = PROTO_STATUS_REPLY, .status = &status},
+        {.type = PROTO_OPEN_REPLY,
+         .client_id = s_cid,
+         .client_id_size = 16,
+         .max_msg = 1024,
+         .max_batch = 2048},
+        {.type = PROTO_APPEND_BATCH_REPLY,
+         .req_id = 1,
+         .count = 2,
+         .seq = 1,
+         .acks = 1,
+         .w = 1,
+         .exceptions = exceptions,
+         .exception_count = 1},
+        {.type = PROTO_ERROR, .code = RLOG_MALFORMED, .text = "x"},
+    };
+    for (int i = 0; i < TEMPLATES; i++)
+        s_template (&m[i]);
 }
 
 static void s_templates_free (void)
 {
-    for (int i = 0; i < TEMPLATES; i++)
+    for (int i = 0; i < s_template_count; i++)
         free (s_templates[i].frame.data);
     memset (s_templates, 0, sizeof s_templates);
-}
-
-//  What a complete, valid frame of TYPE gets on target T.
-static void s_expected_for_valid (const target_t *t, int type, int *rtype, int *code)
-{
-    *rtype = PROTO_ERROR;
-    *code = RLOG_UNKNOWN_TYPE;
-    if (t->peer) {
-        //  Not a secondary: HELLO with an id that is not its routing id,
-        //  ACK and FETCH before any HELLO are refused.
-        if (type == PROTO_HELLO || type == PROTO_ACK || type == PROTO_FETCH)
-            *code = RLOG_REFUSED;
-    } else if (type == PROTO_LIST) {
-        *rtype = PROTO_LIST_REPLY;
-        *code = RLOG_OK;
-    } else if (type == PROTO_STATUS) {
-        *rtype = PROTO_STATUS_REPLY;
-        *code = RLOG_OK;
-    } else if (type == PROTO_APPEND) {
-        *rtype = t->master ? PROTO_APPEND_REPLY : PROTO_ERROR;
-        *code = t->master ? RLOG_BAD_W : RLOG_NOT_MASTER;
-    }
+    s_template_count = 0;
 }
 
 //  ==========================================================================
-//  1. Random bytes: thousands of frames of random length (0 to 64 KiB on
-//  every socket, up to --max-msg on the master's client socket, which takes
+//  1. Random bytes: thousands of frames of random length on every socket
+//  (0 to 64 KiB, and up to --max-msg on the client sockets, which take
 //  max-msg + 64 KiB), a third pure noise, a third shaped like msgpack
-//  arrays with version 1 and a known type, a third valid frames with a few
-//  bytes mutated. Every one must be answered with an error, a read-only
-//  reply or a refused append; a mutated APPEND that happens to decode and
-//  is stored counts as a legitimate append (the master acknowledged it).
+//  arrays with version 2 and a known type, a third valid frames with a few
+//  bytes mutated. Each gets exactly what s_predict says.
 
 #define RANDOM_FRAMES 2500
 
-static bool s_send_blob (int port, bool peer, const uint8_t *body, size_t size, const char *who);
+static bool s_send_blob (int port, const uint8_t *body, size_t size, const char *who);
 
 static size_t s_random_size (size_t i, size_t cap)
 {
@@ -792,7 +1018,7 @@ static size_t s_random_size (size_t i, size_t cap)
     return r == 999 ? cap : 65537 + s_rand () % (cap - 65536);
 }
 
-static void s_random_frame (uint8_t *buf, size_t size)
+static void s_random_bytes (uint8_t *buf, size_t size)
 {
     s_fill_random (buf, size);
     if (size == 0)
@@ -803,7 +1029,7 @@ static void s_random_frame (uint8_t *buf, size_t size)
     case 1:
         buf[0] = (uint8_t)(0x90 | (s_rand () % 16));
         if (size > 1 && s_rand () % 8)
-            buf[1] = 1;
+            buf[1] = PROTO_VERSION;
         if (size > 2)
             buf[2] = (uint8_t)s_templates[s_rand () % TEMPLATES].type;
         break;
@@ -817,84 +1043,76 @@ static void s_random_frame (uint8_t *buf, size_t size)
     }
 }
 
-static void s_check_random_reply (const target_t *t, const reply_t *r, const uint8_t *frame,
-                                  size_t size, size_t i)
+//  A random frame, but never a sound HELLO that could change the cluster:
+//  one naming a configured secondary (when s1 or s2 has not been heard for
+//  two heartbeats it would be welcomed in its place), or one claiming an
+//  epoch (see forged_hello_epoch_does_not_move_the_master). Those have
+//  tests of their own.
+static void s_random_frame (uint8_t *buf, size_t size)
 {
-    if (r->type == PROTO_ERROR) {
-        bool ok = r->code == RLOG_MALFORMED || r->code == RLOG_BAD_VERSION ||
-                  r->code == RLOG_UNKNOWN_TYPE || r->code == RLOG_TOO_LARGE ||
-                  r->code == RLOG_EMPTY || (t->peer && r->code == RLOG_REFUSED) ||
-                  (!t->master && r->code == RLOG_NOT_MASTER);
-        cr_assert (ok, "%s: random frame %zu answered %s (%s)", t->name, i, rlog_strerror (r->code),
-                   r->text);
-        return;
-    }
-    cr_assert (!t->peer, "%s: random frame %zu answered with %s", t->name, i,
-               proto_type_name (r->type));
-    if (r->type == PROTO_LIST_REPLY || r->type == PROTO_STATUS_REPLY)
-        return; //  it happened to be a valid read
-    cr_assert (r->type == PROTO_APPEND_REPLY && t->master, "%s: random frame %zu answered with %s",
-               t->name, i, proto_type_name (r->type));
-    if (r->seq) {
-        //  Decoded as a sound APPEND and stored: legitimate, as acknowledged.
-        proto_decoder_t *dec = proto_decoder_new (DECODE_MAX);
+    for (;;) {
+        s_random_bytes (buf, size);
         proto_msg_t msg;
-        cr_assert_eq (proto_decode (dec, frame, size, &msg), RLOG_OK);
-        s_expect_seq (r->seq, msg.data, msg.size, true);
-        proto_decoder_destroy (&dec);
+        if (proto_decode (s_oracle, buf, size, &msg) != RLOG_OK || msg.type != PROTO_HELLO ||
+            (!s_configured (msg.node_id) && msg.epoch == 0))
+            return;
     }
 }
 
-Test (hostile, random_bytes, .timeout = 60.0)
+Test (hostile, random_bytes, .timeout = 120.0)
 {
-    s_start ("", "");
+    s_start ();
     s_templates_build ();
     s_targets_open ();
     s_srand (0x5eed0001);
     uint8_t *buf = (uint8_t *)malloc (1 << 20);
-    int errors[RLOG_ERR_MAX] = {0}, others = 0;
+    int errors[RLOG_ERR_MAX] = {0}, others = 0, dropped = 0;
     int64_t start = zclock_mono ();
     for (int t = 0; t < TARGETS; t++) {
         target_t *target = &s_targets[t];
-        //  The largest frame the socket takes without dropping the connection.
-        size_t cap = target->master && !target->peer ? (1 << 20) : 65536;
+        size_t cap = target->peer ? PEER_MAX : s_max_msg;
         for (size_t i = 0; i < RANDOM_FRAMES; i++) {
             size_t size = s_random_size (i, cap);
             s_random_frame (buf, size);
-            reply_t r;
-            s_call (target, buf, size, &r, "a random frame");
-            s_check_random_reply (target, &r, buf, size, i);
-            if (r.type == PROTO_ERROR && r.code < RLOG_ERR_MAX)
-                errors[r.code]++;
+            char what[64];
+            snprintf (what, sizeof what, "random frame %zu", i);
+            predict_t p = s_exchange (target, buf, size, what, NULL);
+            if (!p.answered)
+                dropped++;
+            else if (p.type == PROTO_ERROR && p.code >= 0 && p.code < RLOG_ERR_MAX)
+                errors[p.code]++;
             else
                 others++;
         }
         cr_log_info ("%s: %d random frames: MALFORMED %d, BAD_VERSION %d, UNKNOWN_TYPE %d, "
-                     "REFUSED %d, NOT_MASTER %d, TOO_LARGE %d, EMPTY %d, other replies %d",
+                     "REFUSED %d, TOO_LARGE %d, EMPTY %d, other answers %d, rightly dropped %d",
                      target->name, RANDOM_FRAMES, errors[RLOG_MALFORMED], errors[RLOG_BAD_VERSION],
-                     errors[RLOG_UNKNOWN_TYPE], errors[RLOG_REFUSED], errors[RLOG_NOT_MASTER],
-                     errors[RLOG_TOO_LARGE], errors[RLOG_EMPTY], others);
+                     errors[RLOG_UNKNOWN_TYPE], errors[RLOG_REFUSED], errors[RLOG_TOO_LARGE],
+                     errors[RLOG_EMPTY], others, dropped);
+        cr_assert_gt (errors[RLOG_MALFORMED], RANDOM_FRAMES / 4, "%s: too few bad frames",
+                      target->name);
         memset (errors, 0, sizeof errors);
-        others = 0;
+        others = dropped = 0;
     }
-    //  Random frames above 64 KiB on the sockets that take at most that:
-    //  libzmq drops the connection (a secondary's client socket should take
-    //  max-msg + 64 KiB by PROTOCOL.md; either outcome is accepted here).
-    for (int t = 1; t < TARGETS; t++)
+    //  Random frames above each socket's limit: libzmq drops the connection.
+    for (int t = 0; t < TARGETS; t++)
         for (int k = 0; k < 3; k++) {
-            size_t size = 65537 + s_rand () % (300000 - 65536);
-            s_fill_random (buf, size);
-            s_send_blob (s_targets[t].port, s_targets[t].peer, buf, size, s_targets[t].name);
+            size_t cap = s_targets[t].peer ? PEER_MAX : s_max_msg + 65536;
+            size_t size = cap + 1 + s_rand () % 200000;
+            uint8_t *big = (uint8_t *)malloc (size);
+            s_fill_random (big, size);
+            cr_assert (s_send_blob (s_targets[t].port, big, size, s_targets[t].name),
+                       "%s took a frame of %zu bytes (limit %zu)", s_targets[t].name, size, cap);
+            free (big);
         }
-    //  Protocol errors are logged at most once a second per node.
+    //  Protocol errors are logged, at most about once a second per node.
     int64_t seconds = (zclock_mono () - start) / 1000 + 2;
-    size_t lines = s_count_in_file (s_cluster.master.log_path, "bad request") +
-                   s_count_in_file (s_cluster.master.log_path, "bad frame");
-    cr_assert_leq (lines, (size_t)seconds, "master logged %zu bad-input lines in %lld s", lines,
-                   (long long)seconds);
-    for (int n = 1; n < 3; n++) {
-        lines = s_count_in_file (s_node (n)->log_path, "bad request");
-        cr_assert_leq (lines, (size_t)seconds, "%s logged %zu bad-input lines in %lld s",
+    for (int n = 0; n < 3; n++) {
+        size_t lines = s_count_in_file (s_node (n)->log_path, "bad request") +
+                       s_count_in_file (s_node (n)->log_path, "bad frame") +
+                       s_count_in_file (s_node (n)->log_path, "is not accepted on the");
+        cr_assert_geq (lines, 1, "%s logged none of the bad input", s_node (n)->id);
+        cr_assert_leq (lines, (size_t)(2 * seconds), "%s logged %zu bad-input lines in %lld s",
                        s_node (n)->id, lines, (long long)seconds);
     }
     free (buf);
@@ -905,32 +1123,29 @@ Test (hostile, random_bytes, .timeout = 60.0)
 
 //  ==========================================================================
 //  2. Truncated msgpack: every proper prefix (0 .. size-1 bytes) of a valid
-//  frame of each of the 14 message types is MALFORMED on every socket; the
-//  whole frame gets what that type gets on that socket (a read, or
-//  UNKNOWN_TYPE for a type the socket does not take, or REFUSED for a peer
-//  message from a DEALER that is not a secondary).
+//  frame of each of the 20 message types, on every socket: none decodes,
+//  each gets the error its decoding names (an APPEND cut after its request
+//  id: its reply, naming it). The whole frame gets what its type gets on
+//  that socket.
 
-Test (hostile, truncated_msgpack)
+Test (hostile, truncated_msgpack, .timeout = 120.0)
 {
-    s_start ("", "");
+    s_start ();
     s_templates_build ();
     s_targets_open ();
     for (int k = 0; k < TEMPLATES; k++) {
         const template_t *tp = &s_templates[k];
-        for (int t = 0; t < TARGETS; t++) {
-            for (size_t cut = 0; cut < tp->frame.size; cut++) {
-                char what[64];
-                snprintf (what, sizeof what, "%s cut to %zu of %zu bytes", tp->name, cut,
-                          tp->frame.size);
-                s_expect_reply (&s_targets[t], tp->frame.data, cut, PROTO_ERROR, RLOG_MALFORMED,
-                                what);
-            }
-            int type, code;
-            s_expected_for_valid (&s_targets[t], tp->type, &type, &code);
+        for (size_t cut = 0; cut < tp->frame.size; cut++) {
             char what[64];
-            snprintf (what, sizeof what, "a whole %s", tp->name);
-            s_expect_reply (&s_targets[t], tp->frame.data, tp->frame.size, type, code, what);
+            snprintf (what, sizeof what, "%s cut to %zu of %zu bytes", tp->name, cut,
+                      tp->frame.size);
+            predict_t p = s_everywhere (tp->frame.data, cut, what);
+            cr_assert_neq (p.rc, RLOG_OK, "%s decodes", what);
         }
+        char what[64];
+        snprintf (what, sizeof what, "a whole %s", tp->name);
+        predict_t p = s_everywhere (tp->frame.data, tp->frame.size, what);
+        cr_assert_eq (p.rc, RLOG_OK, "%s does not decode", what);
     }
     s_targets_close ();
     s_templates_free ();
@@ -945,73 +1160,134 @@ Test (hostile, truncated_msgpack)
 //  is MALFORMED.
 
 typedef struct {
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+} mp_t;
+
+static void s_mp_init (mp_t *mp)
+{
+    msgpack_sbuffer_init (&mp->sbuf);
+    msgpack_packer_init (&mp->pk, &mp->sbuf, msgpack_sbuffer_write);
+}
+
+static void s_mp_begin (mp_t *mp)
+{
+    msgpack_sbuffer_clear (&mp->sbuf);
+}
+
+//  Start a frame: an array of COUNT elements, version 2, TYPE.
+static void s_mp_head (mp_t *mp, size_t count, uint64_t type)
+{
+    s_mp_begin (mp);
+    msgpack_pack_array (&mp->pk, count);
+    msgpack_pack_uint64 (&mp->pk, PROTO_VERSION);
+    msgpack_pack_uint64 (&mp->pk, type);
+}
+
+static void s_mp_raw (mp_t *mp, const uint8_t *bytes, size_t size)
+{
+    msgpack_sbuffer_write (&mp->sbuf, (const char *)bytes, size);
+}
+
+#define RAW(...) (const uint8_t[]){__VA_ARGS__}, sizeof ((const uint8_t[]){__VA_ARGS__})
+
+typedef struct {
     const char *what;
     const uint8_t *bytes;
     size_t size;
 } raw_t;
 
-#define RAW(what, ...)                                                                             \
-    {                                                                                              \
-        what, (const uint8_t[]){__VA_ARGS__}, sizeof ((const uint8_t[]){__VA_ARGS__})              \
-    }
-
+//  Whole frames: no message around them.
 static const raw_t s_huge[] = {
-    RAW ("array32 of 4G", 0xdd, 0xff, 0xff, 0xff, 0xff),
-    RAW ("array32 of 4G then bytes", 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01, 0x01, 0xc0),
-    RAW ("array16 of 65535", 0xdc, 0xff, 0xff, 0x01, 0x01),
-    RAW ("map32 of 4G", 0xdf, 0xff, 0xff, 0xff, 0xff),
-    RAW ("map16 of 65535", 0xde, 0xff, 0xff, 0xa1, 0x61, 0x01),
-    RAW ("fixmap of 15 pairs, 1 given", 0x8f, 0xa1, 0x61, 0x01),
-    RAW ("str32 of 4G", 0xdb, 0xff, 0xff, 0xff, 0xff, 0x61),
-    RAW ("str16 of 65535", 0xda, 0xff, 0xff, 0x61),
-    RAW ("str8 of 255", 0xd9, 0xff, 0x61),
-    RAW ("bin32 of 4G", 0xc6, 0xff, 0xff, 0xff, 0xff, 0x00),
-    RAW ("bin16 of 65535", 0xc5, 0xff, 0xff, 0x00),
-    RAW ("bin8 of 255", 0xc4, 0xff, 0x00),
-    RAW ("ext32 of 4G", 0xc9, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00),
-    RAW ("ext16 of 65535", 0xc8, 0xff, 0xff, 0x01),
-    RAW ("ext8 of 255", 0xc7, 0xff, 0x01),
-    RAW ("fixext16 cut", 0xd8, 0x01, 0x00),
-    RAW ("APPEND: client_id bin32 of 4G", 0x97, 0x01, 0x01, 0xc6, 0xff, 0xff, 0xff, 0xff, 0x01,
-         0x01, 0x00, 0xc4, 0x01, 0x61),
-    RAW ("APPEND: payload bin32 of 2G", 0x97, 0x01, 0x01, 0xc4, 0x00, 0x01, 0x01, 0x00, 0xc6, 0x7f,
-         0xff, 0xff, 0xff, 0x61, 0x62, 0x63),
-    RAW ("APPEND: payload str32 of 4G", 0x97, 0x01, 0x01, 0xc4, 0x00, 0x01, 0x01, 0x00, 0xdb, 0xff,
-         0xff, 0xff, 0xff, 0x61),
-    RAW ("APPEND: req_id array32 of 4G", 0x97, 0x01, 0x01, 0xc4, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff,
-         0x01, 0x00, 0xc4, 0x01, 0x61),
-    RAW ("APPEND: w map32 of 4G", 0x97, 0x01, 0x01, 0xc4, 0x00, 0x01, 0xdf, 0xff, 0xff, 0xff, 0xff,
-         0x00, 0xc4, 0x01, 0x61),
-    RAW ("APPEND header, 7 declared, 2 given", 0x97, 0x01, 0x01),
-    RAW ("array32 APPEND header of 4G elements", 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01, 0x01),
-    RAW ("HELLO: node_id str32 of 4G", 0x95, 0x01, 0x14, 0xdb, 0xff, 0xff, 0xff, 0xff, 0x73, 0x00,
-         0x00),
-    RAW ("ACK: acked ext32 of 4G", 0x93, 0x01, 0x15, 0xc9, 0xff, 0xff, 0xff, 0xff, 0x01),
-    RAW ("FETCH: count map16 of 65535", 0x94, 0x01, 0x16, 0x01, 0xde, 0xff, 0xff),
-    RAW ("BATCH: entries array32 of 4G", 0x95, 0x01, 0x0a, 0x07, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff,
-         0x94, 0x07, 0xc4, 0x00, 0x01, 0xc4, 0x01, 0x61),
-    RAW ("FILL: entry array32 of 4G", 0x95, 0x01, 0x1f, 0x07, 0x01, 0x91, 0xdd, 0xff, 0xff, 0xff,
-         0xff, 0x07),
-    RAW ("FILL: entry payload bin32 of 4G", 0x95, 0x01, 0x1f, 0x07, 0x01, 0x91, 0x94, 0x07, 0xc4,
-         0x00, 0x01, 0xc6, 0xff, 0xff, 0xff, 0xff, 0x61),
-    RAW ("LIST_REPLY: payloads array32 of 4G", 0x96, 0x01, 0x29, 0x00, 0x03, 0x01, 0xdd, 0xff, 0xff,
-         0xff, 0xff, 0xc4, 0x01, 0x61),
-    RAW ("STATUS_REPLY: status map32 of 4G", 0x94, 0x01, 0x2a, 0x00, 0xdf, 0xff, 0xff, 0xff, 0xff,
-         0xa4, 0x72, 0x6f, 0x6c, 0x65),
-    RAW ("STATUS_REPLY: secondaries array32 of 4G", 0x94, 0x01, 0x2a, 0x00, 0x81, 0xab, 's', 'e',
-         'c', 'o', 'n', 'd', 'a', 'r', 'i', 'e', 's', 0xdd, 0xff, 0xff, 0xff, 0xff, 0x80),
-    RAW ("ERROR: text str32 of 4G", 0x94, 0x01, 0x31, 0x08, 0xdb, 0xff, 0xff, 0xff, 0xff, 0x61),
-    RAW ("nested 8 deep (the limit) with a wrong field", 0x93, 0x01, 0x15, 0x91, 0x91, 0x91, 0x91,
-         0x91, 0x91, 0x91, 0x01),
-    RAW ("nested 9 deep", 0x93, 0x01, 0x15, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x01),
-    RAW ("map key nested 9 deep", 0x93, 0x01, 0x15, 0x81, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91,
-         0x91, 0x01, 0xc0),
-    RAW ("trailing bytes after a STATUS", 0x92, 0x01, 0x03, 0x00),
-    RAW ("two STATUS frames in one", 0x92, 0x01, 0x03, 0x92, 0x01, 0x03),
-    RAW ("the never-used byte 0xc1", 0x92, 0x01, 0xc1),
+    {"array32 of 4G", RAW (0xdd, 0xff, 0xff, 0xff, 0xff)},
+    {"array32 of 4G then bytes", RAW (0xdd, 0xff, 0xff, 0xff, 0xff, 0x02, 0x03, 0xc0)},
+    {"array16 of 65535", RAW (0xdc, 0xff, 0xff, 0x02, 0x03)},
+    {"map32 of 4G", RAW (0xdf, 0xff, 0xff, 0xff, 0xff)},
+    {"map16 of 65535", RAW (0xde, 0xff, 0xff, 0xa1, 0x61, 0x01)},
+    {"fixmap of 15 pairs, 1 given", RAW (0x8f, 0xa1, 0x61, 0x01)},
+    {"str32 of 4G", RAW (0xdb, 0xff, 0xff, 0xff, 0xff, 0x61)},
+    {"str16 of 65535", RAW (0xda, 0xff, 0xff, 0x61)},
+    {"str8 of 255", RAW (0xd9, 0xff, 0x61)},
+    {"bin32 of 4G", RAW (0xc6, 0xff, 0xff, 0xff, 0xff, 0x00)},
+    {"bin16 of 65535", RAW (0xc5, 0xff, 0xff, 0x00)},
+    {"bin8 of 255", RAW (0xc4, 0xff, 0x00)},
+    {"ext32 of 4G", RAW (0xc9, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00)},
+    {"ext16 of 65535", RAW (0xc8, 0xff, 0xff, 0x01)},
+    {"ext8 of 255", RAW (0xc7, 0xff, 0x01)},
+    {"fixext16 cut", RAW (0xd8, 0x01, 0x00)},
+    {"APPEND header, 7 declared, 2 given", RAW (0x97, 0x02, 0x01)},
+    {"array32 APPEND header of 4G elements", RAW (0xdd, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01)},
+    {"nested 8 deep (the limit) with a wrong field",
+     RAW (0x94, 0x02, 0x15, 0x01, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x01)},
+    {"nested 9 deep",
+     RAW (0x94, 0x02, 0x15, 0x01, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x01)},
+    {"map key nested 9 deep", RAW (0x94, 0x02, 0x15, 0x01, 0x81, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91,
+                                   0x91, 0x91, 0x01, 0xc0)},
+    {"trailing bytes after a STATUS", RAW (0x92, 0x02, 0x03, 0x00)},
+    {"two STATUS frames in one", RAW (0x92, 0x02, 0x03, 0x92, 0x02, 0x03)},
+    {"the never-used byte 0xc1", RAW (0x92, 0x02, 0xc1)},
 };
 
-//  An array of COUNT nils, declared with HEADER (array16 or array32).
+//  Fields of real messages: TYPE with COUNT elements, its first PREFIX
+//  fields sound (packed by s_pack_prefix), then the raw bytes.
+typedef struct {
+    const char *what;
+    int type;
+    size_t count;
+    int prefix;
+    const uint8_t *bytes;
+    size_t size;
+} field_raw_t;
+
+static const field_raw_t s_huge_fields[] = {
+    {"APPEND: client_id bin32 of 4G", PROTO_APPEND, 7, 0, RAW (0xc6, 0xff, 0xff, 0xff, 0xff, 0x01)},
+    {"APPEND: req_id array32 of 4G", PROTO_APPEND, 7, 1, RAW (0xdd, 0xff, 0xff, 0xff, 0xff, 0x01)},
+    {"APPEND: w map32 of 4G", PROTO_APPEND, 7, 2, RAW (0xdf, 0xff, 0xff, 0xff, 0xff, 0x00)},
+    {"APPEND: payload bin32 of 2G", PROTO_APPEND, 7, 4, RAW (0xc6, 0x7f, 0xff, 0xff, 0xff, 0x61)},
+    {"APPEND: payload str32 of 4G", PROTO_APPEND, 7, 4, RAW (0xdb, 0xff, 0xff, 0xff, 0xff, 0x61)},
+    {"APPEND_BATCH: entries bin32 of 4G", PROTO_APPEND_BATCH, 8, 5,
+     RAW (0xc6, 0xff, 0xff, 0xff, 0xff, 0x00)},
+    {"HELLO: node_id str32 of 4G", PROTO_HELLO, 8, 0, RAW (0xdb, 0xff, 0xff, 0xff, 0xff, 0x73)},
+    {"HELLO: history bin32 of 4G", PROTO_HELLO, 8, 1, RAW (0xc6, 0xff, 0xff, 0xff, 0xff, 0x00)},
+    {"ACK: acked ext32 of 4G", PROTO_ACK, 4, 1, RAW (0xc9, 0xff, 0xff, 0xff, 0xff, 0x01)},
+    {"FETCH: count map16 of 65535", PROTO_FETCH, 5, 2, RAW (0xde, 0xff, 0xff)},
+    {"BATCH: records bin32 of 4G", PROTO_BATCH, 4, 1, RAW (0xc6, 0xff, 0xff, 0xff, 0xff, 0x00)},
+    {"FILL: records array32 of 4G", PROTO_FILL, 4, 1, RAW (0xdd, 0xff, 0xff, 0xff, 0xff, 0x07)},
+    {"LIST_REPLY: payloads array32 of 4G", PROTO_LIST_REPLY, 6, 3,
+     RAW (0xdd, 0xff, 0xff, 0xff, 0xff, 0xc4, 0x01, 0x61)},
+    {"LIST_REPLY: payload bin32 of 4G", PROTO_LIST_REPLY, 6, 3,
+     RAW (0x91, 0xc6, 0xff, 0xff, 0xff, 0xff, 0x61)},
+    {"STATUS_REPLY: status map32 of 4G", PROTO_STATUS_REPLY, 4, 1,
+     RAW (0xdf, 0xff, 0xff, 0xff, 0xff, 0xa4, 0x72, 0x6f, 0x6c, 0x65)},
+    {"STATUS_REPLY: peers array32 of 4G", PROTO_STATUS_REPLY, 4, 1,
+     RAW (0x81, 0xa5, 'p', 'e', 'e', 'r', 's', 0xdd, 0xff, 0xff, 0xff, 0xff, 0x80)},
+    {"APPEND_BATCH_REPLY: exceptions array32 of 4G", PROTO_APPEND_BATCH_REPLY, 11, 8,
+     RAW (0xdd, 0xff, 0xff, 0xff, 0xff, 0x93, 0x00, 0x00, 0x00)},
+    {"ERROR: text str32 of 4G", PROTO_ERROR, 4, 1, RAW (0xdb, 0xff, 0xff, 0xff, 0xff, 0x61)},
+};
+
+//  The first N fields of TYPE, sound (taken from its template).
+static void s_pack_prefix (mp_t *mp, int type, int n)
+{
+    for (int k = 0; k < s_template_count; k++) {
+        if (s_templates[k].type != type)
+            continue;
+        msgpack_unpacked u;
+        msgpack_unpacked_init (&u);
+        size_t off = 0;
+        cr_assert_eq (msgpack_unpack_next (&u, (const char *)s_templates[k].frame.data,
+                                           s_templates[k].frame.size, &off),
+                      MSGPACK_UNPACK_SUCCESS);
+        cr_assert ((size_t)n + 2 <= u.data.via.array.size);
+        for (int i = 0; i < n; i++)
+            msgpack_pack_object (&mp->pk, u.data.via.array.ptr[2 + i]);
+        msgpack_unpacked_destroy (&u);
+        return;
+    }
+    cr_assert_fail ("no template of type %d", type);
+}
+
+//  An array of COUNT nils, declared with array32.
 static blob_t s_nils (size_t count)
 {
     blob_t b;
@@ -1026,134 +1302,92 @@ static blob_t s_nils (size_t count)
     return b;
 }
 
-//  COUNT nested one-element arrays around a 1.
+//  COUNT nested one-element arrays around a 2.
 static blob_t s_nested (size_t count)
 {
     blob_t b;
     b.size = count + 1;
     b.data = (uint8_t *)malloc (b.size);
     memset (b.data, 0x91, count);
-    b.data[count] = 0x01;
+    b.data[count] = 0x02;
     return b;
 }
 
 Test (hostile, huge_declared_lengths)
 {
-    s_start ("", "");
+    s_start ();
+    s_templates_build ();
     s_targets_open ();
     for (size_t i = 0; i < sizeof s_huge / sizeof s_huge[0]; i++)
-        s_expect_everywhere (s_huge[i].bytes, s_huge[i].size, RLOG_MALFORMED, s_huge[i].what);
+        s_refused_everywhere (s_huge[i].bytes, s_huge[i].size, RLOG_MALFORMED, s_huge[i].what);
+    mp_t mp;
+    s_mp_init (&mp);
+    for (size_t i = 0; i < sizeof s_huge_fields / sizeof s_huge_fields[0]; i++) {
+        const field_raw_t *f = &s_huge_fields[i];
+        s_mp_head (&mp, f->count, (uint64_t)f->type);
+        s_pack_prefix (&mp, f->type, f->prefix);
+        s_mp_raw (&mp, f->bytes, f->size);
+        s_refused_everywhere (mp.sbuf.data, mp.sbuf.size, RLOG_MALFORMED, f->what);
+    }
+    msgpack_sbuffer_destroy (&mp.sbuf);
     //  Counts that do fit the bytes: every element is there, but absurd.
-    //  65,000 nils fit any socket; a million (about 1 MB) only the master's
-    //  client socket, where msgpack-c builds 24 MB of objects per frame.
+    //  65,000 nils fit any socket; a million (about 1 MB) only the client
+    //  sockets.
     blob_t nils = s_nils (65000);
-    s_expect_everywhere (nils.data, nils.size, RLOG_MALFORMED, "an array of 65,000 nils");
+    s_refused_everywhere (nils.data, nils.size, RLOG_MALFORMED, "an array of 65,000 nils");
     free (nils.data);
     nils = s_nils (1000000);
-    for (int k = 0; k < 8; k++)
-        s_expect_reply (&s_targets[0], nils.data, nils.size, PROTO_ERROR, RLOG_MALFORMED,
-                        "an array of 1,000,000 nils");
+    for (int t = 0; t < TARGETS; t++)
+        for (int k = 0; t != 1 && k < 4; k++)
+            s_exchange (&s_targets[t], nils.data, nils.size, "an array of 1,000,000 nils", NULL);
     free (nils.data);
-    //  Deep nesting, past msgpack-c's own stack (32) and far beyond.
+    //  Deep nesting, far beyond any limit.
     size_t depths[] = {9, 33, 1000, 60000};
     for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
         blob_t deep = s_nested (depths[i]);
         char what[64];
         snprintf (what, sizeof what, "arrays nested %zu deep", depths[i]);
-        s_expect_everywhere (deep.data, deep.size, RLOG_MALFORMED, what);
+        s_refused_everywhere (deep.data, deep.size, RLOG_MALFORMED, what);
         free (deep.data);
     }
     s_targets_close ();
+    s_templates_free ();
     s_survived ();
 }
 
 //  ==========================================================================
 //  4. Wrong types in every field of every message type, wrong element
-//  counts, and values of the right type that are out of range. The
-//  decoder checks fields before it looks at the socket, so everything here
-//  is MALFORMED everywhere, except the APPEND payload size refusals, which
-//  the master answers with an APPEND_REPLY (seq 0) and the others with an
-//  ERROR of the same code.
-
-typedef enum { K_UINT, K_CID, K_PAYLOAD, K_NODE_ID, K_TEXT, K_ENTRIES, K_PAYLOADS, K_MAP } kind_t;
-
-typedef struct {
-    int type;
-    const char *name;
-    int fields;
-    kind_t kinds[8];
-} spec_t;
-
-static const spec_t s_specs[] = {
-    {PROTO_APPEND, "APPEND", 7, {K_UINT, K_UINT, K_CID, K_UINT, K_UINT, K_UINT, K_PAYLOAD}},
-    {PROTO_LIST, "LIST", 4, {K_UINT, K_UINT, K_UINT, K_UINT}},
-    {PROTO_STATUS, "STATUS", 2, {K_UINT, K_UINT}},
-    {PROTO_BATCH, "BATCH", 5, {K_UINT, K_UINT, K_UINT, K_UINT, K_ENTRIES}},
-    {PROTO_HEARTBEAT, "HEARTBEAT", 4, {K_UINT, K_UINT, K_UINT, K_UINT}},
-    {PROTO_HELLO, "HELLO", 5, {K_UINT, K_UINT, K_NODE_ID, K_UINT, K_UINT}},
-    {PROTO_ACK, "ACK", 3, {K_UINT, K_UINT, K_UINT}},
-    {PROTO_FETCH, "FETCH", 4, {K_UINT, K_UINT, K_UINT, K_UINT}},
-    {PROTO_WELCOME, "WELCOME", 5, {K_UINT, K_UINT, K_UINT, K_UINT, K_UINT}},
-    {PROTO_FILL, "FILL", 5, {K_UINT, K_UINT, K_UINT, K_UINT, K_ENTRIES}},
-    {PROTO_APPEND_REPLY,
-     "APPEND_REPLY",
-     8,
-     {K_UINT, K_UINT, K_UINT, K_UINT, K_UINT, K_UINT, K_TEXT, K_UINT}},
-    {PROTO_LIST_REPLY, "LIST_REPLY", 6, {K_UINT, K_UINT, K_UINT, K_UINT, K_UINT, K_PAYLOADS}},
-    {PROTO_STATUS_REPLY, "STATUS_REPLY", 4, {K_UINT, K_UINT, K_UINT, K_MAP}},
-    {PROTO_ERROR, "ERROR", 4, {K_UINT, K_UINT, K_UINT, K_TEXT}},
-};
+//  counts, the status map's keys with values of the wrong type, and values
+//  of the right type that are out of range. Each frame gets what its
+//  decoding names (s_predict), which must not be a success.
 
 typedef enum {
     V_NIL,
     V_TRUE,
-    V_FALSE,
     V_NEG,
     V_INT64_MIN,
-    V_FLOAT,
     V_DOUBLE,
     V_STR,
-    V_STR8,
+    V_STR_LONG,
     V_BIN,
+    V_BIN16,
     V_ARRAY0,
     V_ARRAY1,
-    V_MAP0,
     V_MAP1,
-    V_FIXEXT,
-    V_EXT8,
+    V_EXT,
     V_UINT,
     V_UINT_MAX,
     V_COUNT
 } value_t;
 
 static const char *s_value_names[V_COUNT] = {
-    "nil",   "true", "false", "-1", "INT64_MIN", "a float",  "a double", "a str", "an str8",
-    "a bin", "[]",   "[1]",   "{}", "{a: 1}",    "a fixext", "an ext8",  "7",     "UINT64_MAX"};
-
-//  Is value V of the right type for a field of KIND (then it is skipped)?
-static bool s_fits (kind_t kind, value_t v)
-{
-    switch (kind) {
-    case K_UINT:
-        return v == V_UINT || v == V_UINT_MAX;
-    case K_CID:
-    case K_PAYLOAD:
-        return v == V_BIN;
-    case K_NODE_ID:
-    case K_TEXT:
-        return v == V_STR || v == V_STR8;
-    case K_ENTRIES:
-    case K_PAYLOADS:
-        return v == V_ARRAY0 || v == V_ARRAY1;
-    case K_MAP:
-        return v == V_MAP0 || v == V_MAP1;
-    }
-    return false;
-}
+    "nil",     "true", "-1",  "INT64_MIN", "a double", "a str", "a 300-byte str", "a bin",
+    "a bin16", "[]",   "[1]", "{a: 1}",    "an ext",   "7",     "UINT64_MAX"};
 
 static void s_pack_value (msgpack_packer *pk, value_t v)
 {
-    static const char str8[40] = "0123456789012345678901234567890123456789";
+    static char text[300];
+    memset (text, 'z', sizeof text);
     switch (v) {
     case V_NIL:
         msgpack_pack_nil (pk);
@@ -1161,17 +1395,11 @@ static void s_pack_value (msgpack_packer *pk, value_t v)
     case V_TRUE:
         msgpack_pack_true (pk);
         break;
-    case V_FALSE:
-        msgpack_pack_false (pk);
-        break;
     case V_NEG:
         msgpack_pack_int64 (pk, -1);
         break;
     case V_INT64_MIN:
         msgpack_pack_int64 (pk, INT64_MIN);
-        break;
-    case V_FLOAT:
-        msgpack_pack_float (pk, 1.5f);
         break;
     case V_DOUBLE:
         msgpack_pack_double (pk, 2.5);
@@ -1179,11 +1407,14 @@ static void s_pack_value (msgpack_packer *pk, value_t v)
     case V_STR:
         msgpack_pack_str_with_body (pk, "x", 1);
         break;
-    case V_STR8:
-        msgpack_pack_str_with_body (pk, str8, sizeof str8);
+    case V_STR_LONG:
+        msgpack_pack_str_with_body (pk, text, sizeof text);
         break;
     case V_BIN:
         msgpack_pack_bin_with_body (pk, "x", 1);
+        break;
+    case V_BIN16:
+        msgpack_pack_bin_with_body (pk, s_cid, sizeof s_cid);
         break;
     case V_ARRAY0:
         msgpack_pack_array (pk, 0);
@@ -1192,19 +1423,13 @@ static void s_pack_value (msgpack_packer *pk, value_t v)
         msgpack_pack_array (pk, 1);
         msgpack_pack_uint64 (pk, 1);
         break;
-    case V_MAP0:
-        msgpack_pack_map (pk, 0);
-        break;
     case V_MAP1:
         msgpack_pack_map (pk, 1);
         msgpack_pack_str_with_body (pk, "a", 1);
         msgpack_pack_uint64 (pk, 1);
         break;
-    case V_FIXEXT:
+    case V_EXT:
         msgpack_pack_ext_with_body (pk, "x", 1, 1);
-        break;
-    case V_EXT8:
-        msgpack_pack_ext_with_body (pk, str8, sizeof str8, 2);
         break;
     case V_UINT:
         msgpack_pack_uint64 (pk, 7);
@@ -1217,381 +1442,294 @@ static void s_pack_value (msgpack_packer *pk, value_t v)
     }
 }
 
-//  A valid entry [epoch, client_id, req_id, payload]; field BAD (0..3) gets
-//  value V instead, if BAD >= 0.
-static void s_pack_entry (msgpack_packer *pk, int bad, value_t v)
+//  Send MP's frame everywhere; unless it decodes (a value that happens to
+//  fit: ALLOW_OK), it must be refused. Returns whether it was sent.
+static bool s_send_mutant (mp_t *mp, const char *what, bool allow_ok)
 {
-    msgpack_pack_array (pk, 4);
-    kind_t kinds[4] = {K_UINT, K_CID, K_UINT, K_PAYLOAD};
-    for (int i = 0; i < 4; i++) {
-        if (i == bad)
-            s_pack_value (pk, v);
-        else if (kinds[i] == K_UINT)
-            msgpack_pack_uint64 (pk, 7);
-        else if (kinds[i] == K_CID)
-            msgpack_pack_bin_with_body (pk, s_cid, sizeof s_cid);
-        else
-            msgpack_pack_bin_with_body (pk, "entry", 5);
-    }
+    proto_msg_t msg;
+    int rc = proto_decode (s_oracle, mp->sbuf.data, mp->sbuf.size, &msg);
+    if (rc == RLOG_OK && allow_ok)
+        return false; //  the replacement was of the right type after all
+    cr_assert_neq (rc, RLOG_OK, "%s decodes", what);
+    s_everywhere (mp->sbuf.data, mp->sbuf.size, what);
+    return true;
 }
 
-//  The valid value of field I of SPEC.
-static void s_pack_field (msgpack_packer *pk, const spec_t *spec, int i)
-{
-    if (i == 0) {
-        msgpack_pack_uint64 (pk, 1);
-        return;
-    }
-    if (i == 1) {
-        msgpack_pack_uint64 (pk, (uint64_t)spec->type);
-        return;
-    }
-    switch (spec->kinds[i]) {
-    case K_UINT:
-        //  APPEND: req_id 1, w 1, timeout 1 (never reached: something is wrong)
-        msgpack_pack_uint64 (pk, 1);
-        break;
-    case K_CID:
-        msgpack_pack_bin_with_body (pk, s_cid, sizeof s_cid);
-        break;
-    case K_PAYLOAD:
-        msgpack_pack_bin_with_body (pk, "payload", 7);
-        break;
-    case K_NODE_ID:
-        msgpack_pack_str_with_body (pk, "s1", 2);
-        break;
-    case K_TEXT:
-        msgpack_pack_str_with_body (pk, "text", 4);
-        break;
-    case K_ENTRIES:
-        msgpack_pack_array (pk, 1);
-        s_pack_entry (pk, -1, V_NIL);
-        break;
-    case K_PAYLOADS:
-        msgpack_pack_array (pk, 1);
-        msgpack_pack_bin_with_body (pk, "p", 1);
-        break;
-    case K_MAP:
-        msgpack_pack_map (pk, 1);
-        msgpack_pack_str_with_body (pk, "head", 4);
-        msgpack_pack_uint64 (pk, 3);
-        break;
-    }
-}
-
-typedef struct {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-} mp_t;
-
-static void s_mp_begin (mp_t *mp)
-{
-    msgpack_sbuffer_clear (&mp->sbuf);
-}
-
-//  Start a frame: an array of COUNT elements, version 1, TYPE.
-static void s_mp_head (mp_t *mp, size_t count, uint64_t type)
+//  Template K re-packed with element I replaced by value V (I < 0: none)
+//  and COUNT elements (those beyond the template are nils).
+static void s_mutate (mp_t *mp, const msgpack_object *frame, int i, value_t v, size_t count)
 {
     s_mp_begin (mp);
     msgpack_pack_array (&mp->pk, count);
-    msgpack_pack_uint64 (&mp->pk, 1);
-    msgpack_pack_uint64 (&mp->pk, type);
-}
-
-//  SPEC with field BAD replaced by value V (BAD < 0: none), and COUNT
-//  top-level elements (fields beyond the spec are nils).
-static void s_build (mp_t *mp, const spec_t *spec, int bad, value_t v, int count)
-{
-    s_mp_begin (mp);
-    msgpack_pack_array (&mp->pk, (size_t)count);
-    for (int i = 0; i < count; i++) {
-        if (i == bad)
+    for (size_t e = 0; e < count; e++) {
+        if ((int)e == i)
             s_pack_value (&mp->pk, v);
-        else if (i < spec->fields)
-            s_pack_field (&mp->pk, spec, i);
+        else if (e < frame->via.array.size)
+            msgpack_pack_object (&mp->pk, frame->via.array.ptr[e]);
         else
             msgpack_pack_nil (&mp->pk);
     }
 }
 
-//  A status map {KEY: V} as the last field of a STATUS_REPLY.
-static void s_build_status (mp_t *mp, const char *key, value_t v)
+//  The sample status map with key KEY's value (in the map, or in the first
+//  peer's map with PEER) replaced by V.
+static void s_status_mutant (mp_t *mp, const msgpack_object *frame, const char *key, bool peer,
+                             value_t v)
 {
-    s_mp_head (mp, 4, PROTO_STATUS_REPLY);
-    msgpack_pack_uint64 (&mp->pk, 0);
-    msgpack_pack_map (&mp->pk, 1);
-    msgpack_pack_str_with_body (&mp->pk, key, strlen (key));
-    s_pack_value (&mp->pk, v);
+    s_mp_begin (mp);
+    msgpack_pack_array (&mp->pk, 4);
+    for (int e = 0; e < 3; e++)
+        msgpack_pack_object (&mp->pk, frame->via.array.ptr[e]);
+    const msgpack_object *map = &frame->via.array.ptr[3];
+    msgpack_pack_map (&mp->pk, map->via.map.size);
+    for (uint32_t k = 0; k < map->via.map.size; k++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[k];
+        msgpack_pack_object (&mp->pk, kv->key);
+        bool hit = kv->key.via.str.size == strlen (key) &&
+                   memcmp (kv->key.via.str.ptr, key, strlen (key)) == 0;
+        bool peers = kv->key.via.str.size == 5 && memcmp (kv->key.via.str.ptr, "peers", 5) == 0;
+        if (!peer && hit)
+            s_pack_value (&mp->pk, v);
+        else if (peer && peers) {
+            const msgpack_object *list = &kv->val;
+            msgpack_pack_array (&mp->pk, list->via.array.size);
+            for (uint32_t p = 0; p < list->via.array.size; p++) {
+                const msgpack_object *pm = &list->via.array.ptr[p];
+                msgpack_pack_map (&mp->pk, pm->via.map.size);
+                for (uint32_t q = 0; q < pm->via.map.size; q++) {
+                    const msgpack_object_kv *pkv = &pm->via.map.ptr[q];
+                    msgpack_pack_object (&mp->pk, pkv->key);
+                    if (p == 0 && pkv->key.via.str.size == strlen (key) &&
+                        memcmp (pkv->key.via.str.ptr, key, strlen (key)) == 0)
+                        s_pack_value (&mp->pk, v);
+                    else
+                        msgpack_pack_object (&mp->pk, pkv->val);
+                }
+            }
+        } else
+            msgpack_pack_object (&mp->pk, kv->val);
+    }
 }
 
-static void s_expect_mp (mp_t *mp, int code, const char *what)
+static void s_unpack_template (int k, msgpack_unpacked *u)
 {
-    s_expect_everywhere (mp->sbuf.data, mp->sbuf.size, code, what);
+    msgpack_unpacked_init (u);
+    size_t off = 0;
+    cr_assert_eq (msgpack_unpack_next (u, (const char *)s_templates[k].frame.data,
+                                       s_templates[k].frame.size, &off),
+                  MSGPACK_UNPACK_SUCCESS);
+    cr_assert_eq (u->data.type, MSGPACK_OBJECT_ARRAY);
 }
 
-Test (hostile, wrong_types_in_every_field)
+static void s_out_of_range (mp_t *mp);
+
+Test (hostile, wrong_types_in_every_field, .timeout = 180.0)
 {
     //  --max-msg 2048 on every node: a too large payload stays a small frame.
-    s_start ("--max-msg 2048", "--max-msg 2048");
+    s_start_with (2048, "", "");
+    s_templates_build ();
     s_targets_open ();
     mp_t mp;
-    msgpack_sbuffer_init (&mp.sbuf);
-    msgpack_packer_init (&mp.pk, &mp.sbuf, msgpack_sbuffer_write);
+    s_mp_init (&mp);
     char what[160];
     size_t sent = 0;
-    for (size_t s = 0; s < sizeof s_specs / sizeof s_specs[0]; s++) {
-        const spec_t *spec = &s_specs[s];
-        //  Every field, every value of another type.
-        for (int f = 0; f < spec->fields; f++)
+    for (int k = 0; k < TEMPLATES; k++) {
+        msgpack_unpacked u;
+        s_unpack_template (k, &u);
+        const msgpack_object *frame = &u.data;
+        size_t n = frame->via.array.size;
+        //  Every element (the version and type too), every other value.
+        for (size_t i = 0; i < n; i++)
             for (int v = 0; v < V_COUNT; v++) {
-                kind_t kind = f < 2 ? K_UINT : spec->kinds[f];
-                if (s_fits (kind, (value_t)v))
-                    continue;
-                s_build (&mp, spec, f, (value_t)v, spec->fields);
-                snprintf (what, sizeof what, "%s with field %d = %s", spec->name, f,
+                s_mutate (&mp, frame, (int)i, (value_t)v, n);
+                snprintf (what, sizeof what, "%s with element %zu = %s", s_templates[k].name, i,
                           s_value_names[v]);
-                s_expect_mp (&mp, RLOG_MALFORMED, what);
-                sent++;
+                sent += s_send_mutant (&mp, what, true);
             }
-        //  One element missing, one too many, none at all.
-        s_build (&mp, spec, -1, V_NIL, spec->fields - 1);
-        snprintf (what, sizeof what, "%s without its last field", spec->name);
-        s_expect_mp (&mp, RLOG_MALFORMED, what);
-        s_build (&mp, spec, -1, V_NIL, spec->fields + 1);
-        snprintf (what, sizeof what, "%s with a trailing nil field", spec->name);
-        s_expect_mp (&mp, RLOG_MALFORMED, what);
-        //  The same list, as a map instead of an array.
+        //  One element missing, one too many.
+        s_mutate (&mp, frame, -1, V_NIL, n - 1);
+        snprintf (what, sizeof what, "%s without its last field", s_templates[k].name);
+        sent += s_send_mutant (&mp, what, false);
+        s_mutate (&mp, frame, -1, V_NIL, n + 1);
+        snprintf (what, sizeof what, "%s with a trailing nil field", s_templates[k].name);
+        sent += s_send_mutant (&mp, what, false);
+        //  The same list as a map.
         s_mp_begin (&mp);
         msgpack_pack_map (&mp.pk, 1);
-        msgpack_pack_uint64 (&mp.pk, 1);
-        msgpack_pack_uint64 (&mp.pk, (uint64_t)spec->type);
-        snprintf (what, sizeof what, "%s as a map", spec->name);
-        s_expect_mp (&mp, RLOG_MALFORMED, what);
-    }
-    s_build (&mp, &s_specs[2], -1, V_NIL, 0);
-    s_expect_mp (&mp, RLOG_MALFORMED, "an empty array");
-    s_build (&mp, &s_specs[2], -1, V_NIL, 1);
-    s_expect_mp (&mp, RLOG_MALFORMED, "[1]");
-
-    //  Inside BATCH / FILL entries: every field of an entry, wrong.
-    for (int type = 0; type < 2; type++)
-        for (int f = 0; f < 4; f++)
-            for (int v = 0; v < V_COUNT; v++) {
-                kind_t kinds[4] = {K_UINT, K_CID, K_UINT, K_PAYLOAD};
-                if (s_fits (kinds[f], (value_t)v))
-                    continue;
-                s_mp_head (&mp, 5, type ? PROTO_FILL : PROTO_BATCH);
-                msgpack_pack_uint64 (&mp.pk, 7);
-                msgpack_pack_uint64 (&mp.pk, 1);
-                msgpack_pack_array (&mp.pk, 2);
-                s_pack_entry (&mp.pk, -1, V_NIL);
-                s_pack_entry (&mp.pk, f, (value_t)v);
-                snprintf (what, sizeof what, "%s entry 2 field %d = %s", type ? "FILL" : "BATCH", f,
-                          s_value_names[v]);
-                s_expect_mp (&mp, RLOG_MALFORMED, what);
+        msgpack_pack_uint64 (&mp.pk, PROTO_VERSION);
+        msgpack_pack_uint64 (&mp.pk, (uint64_t)s_templates[k].type);
+        snprintf (what, sizeof what, "%s as a map", s_templates[k].name);
+        sent += s_send_mutant (&mp, what, false);
+        //  Every key of the status map, and of a peer's, with other values.
+        if (s_templates[k].type == PROTO_STATUS_REPLY) {
+            const msgpack_object *map = &frame->via.array.ptr[3];
+            for (uint32_t e = 0; e < map->via.map.size; e++) {
+                char key[32];
+                snprintf (key, sizeof key, "%.*s", (int)map->via.map.ptr[e].key.via.str.size,
+                          map->via.map.ptr[e].key.via.str.ptr);
+                for (int v = 0; v < V_COUNT; v++) {
+                    s_status_mutant (&mp, frame, key, false, (value_t)v);
+                    snprintf (what, sizeof what, "STATUS_REPLY {%s: %s}", key, s_value_names[v]);
+                    sent += s_send_mutant (&mp, what, true);
+                }
             }
-    //  Entries that are not 4-element arrays.
-    for (int v = 0; v < V_COUNT; v++) {
-        s_mp_head (&mp, 5, PROTO_BATCH);
-        msgpack_pack_uint64 (&mp.pk, 7);
-        msgpack_pack_uint64 (&mp.pk, 1);
-        msgpack_pack_array (&mp.pk, 1);
-        s_pack_value (&mp.pk, (value_t)v);
-        snprintf (what, sizeof what, "BATCH with entry %s", s_value_names[v]);
-        s_expect_mp (&mp, RLOG_MALFORMED, what);
+            const char *peer_keys[] = {"id",  "role",          "state",       "acked",
+                                       "lag", "last_heard_ms", "catching_up", "last_epoch"};
+            for (size_t e = 0; e < sizeof peer_keys / sizeof peer_keys[0]; e++)
+                for (int v = 0; v < V_COUNT; v++) {
+                    s_status_mutant (&mp, frame, peer_keys[e], true, (value_t)v);
+                    snprintf (what, sizeof what, "STATUS_REPLY peer {%s: %s}", peer_keys[e],
+                              s_value_names[v]);
+                    sent += s_send_mutant (&mp, what, true);
+                }
+        }
+        msgpack_unpacked_destroy (&u);
     }
-    //  LIST_REPLY payloads that are not bins.
-    for (int v = 0; v < V_COUNT; v++) {
-        if (v == V_BIN)
-            continue;
-        s_mp_head (&mp, 6, PROTO_LIST_REPLY);
-        msgpack_pack_uint64 (&mp.pk, 0);
-        msgpack_pack_uint64 (&mp.pk, 3);
-        msgpack_pack_uint64 (&mp.pk, 1);
-        msgpack_pack_array (&mp.pk, 2);
-        msgpack_pack_bin_with_body (&mp.pk, "p", 1);
-        s_pack_value (&mp.pk, (value_t)v);
-        snprintf (what, sizeof what, "LIST_REPLY with payload %s", s_value_names[v]);
-        s_expect_mp (&mp, RLOG_MALFORMED, what);
-    }
-    //  STATUS_REPLY: known keys with values of the wrong type.
-    const char *str_keys[] = {"role", "node_id", "mode", "reason", "master"};
-    const char *uint_keys[] = {"epoch",   "head",        "nodes",     "healthy",   "quorum",
-                               "waiting", "master_head", "held_back", "duplicates"};
-    for (int v = 0; v < V_COUNT; v++) {
-        for (size_t k = 0; k < sizeof str_keys / sizeof str_keys[0]; k++) {
-            if (v == V_STR ||
-                (v == V_STR8 && !streq (str_keys[k], "role") && !streq (str_keys[k], "mode")))
-                continue; //  right type (a 40-byte role or mode is too long: still bad)
-            s_build_status (&mp, str_keys[k], (value_t)v);
-            snprintf (what, sizeof what, "STATUS_REPLY {%s: %s}", str_keys[k], s_value_names[v]);
-            s_expect_mp (&mp, RLOG_MALFORMED, what);
-        }
-        for (size_t k = 0; k < sizeof uint_keys / sizeof uint_keys[0]; k++) {
-            if (v == V_UINT ||
-                (v == V_UINT_MAX &&
-                 (streq (uint_keys[k], "epoch") || streq (uint_keys[k], "head") ||
-                  streq (uint_keys[k], "master_head") || streq (uint_keys[k], "held_back") ||
-                  streq (uint_keys[k], "duplicates"))))
-                continue; //  right type (UINT64_MAX overflows the 32-bit ones)
-            s_build_status (&mp, uint_keys[k], (value_t)v);
-            snprintf (what, sizeof what, "STATUS_REPLY {%s: %s}", uint_keys[k], s_value_names[v]);
-            s_expect_mp (&mp, RLOG_MALFORMED, what);
-        }
-        if (v != V_TRUE && v != V_FALSE) {
-            s_build_status (&mp, "master_reachable", (value_t)v);
-            s_expect_mp (&mp, RLOG_MALFORMED, "STATUS_REPLY {master_reachable: not a bool}");
-        }
-        if (v != V_UINT && v != V_NEG && v != V_INT64_MIN) {
-            s_build_status (&mp, "master_last_heard_ms", (value_t)v);
-            snprintf (what, sizeof what, "STATUS_REPLY {master_last_heard_ms: %s}",
-                      s_value_names[v]);
-            s_expect_mp (&mp, RLOG_MALFORMED, what);
-        }
-        if (v != V_ARRAY0) {
-            s_build_status (&mp, "secondaries", (value_t)v);
-            snprintf (what, sizeof what, "STATUS_REPLY {secondaries: %s}", s_value_names[v]);
-            s_expect_mp (&mp, RLOG_MALFORMED, what);
-        }
-    }
-    //  A status map with a non-string key, and 33 secondaries (32 at most).
-    s_mp_head (&mp, 4, PROTO_STATUS_REPLY);
-    msgpack_pack_uint64 (&mp.pk, 0);
-    msgpack_pack_map (&mp.pk, 1);
-    msgpack_pack_uint64 (&mp.pk, 1);
-    msgpack_pack_uint64 (&mp.pk, 1);
-    s_expect_mp (&mp, RLOG_MALFORMED, "STATUS_REPLY with a uint key");
-    s_mp_head (&mp, 4, PROTO_STATUS_REPLY);
-    msgpack_pack_uint64 (&mp.pk, 0);
-    msgpack_pack_map (&mp.pk, 1);
-    msgpack_pack_str_with_body (&mp.pk, "secondaries", 11);
-    msgpack_pack_array (&mp.pk, 33);
-    for (int i = 0; i < 33; i++)
-        msgpack_pack_map (&mp.pk, 0);
-    s_expect_mp (&mp, RLOG_MALFORMED, "STATUS_REPLY with 33 secondaries");
-    s_mp_head (&mp, 4, PROTO_STATUS_REPLY);
-    msgpack_pack_uint64 (&mp.pk, 0);
-    msgpack_pack_map (&mp.pk, 1);
-    msgpack_pack_str_with_body (&mp.pk, "secondaries", 11);
-    msgpack_pack_array (&mp.pk, 1);
-    msgpack_pack_map (&mp.pk, 1);
-    msgpack_pack_str_with_body (&mp.pk, "acked", 5);
-    msgpack_pack_str_with_body (&mp.pk, "x", 1);
-    s_expect_mp (&mp, RLOG_MALFORMED, "STATUS_REPLY with a secondary {acked: \"x\"}");
-
-    //  The right types with values out of range.
-    uint8_t big[3000];
-    memset (big, 'b', sizeof big);
-    uint8_t cid65[65];
-    memset (cid65, 'c', sizeof cid65);
-    s_mp_head (&mp, 7, PROTO_APPEND);
-    msgpack_pack_bin_with_body (&mp.pk, cid65, sizeof cid65);
-    msgpack_pack_uint64 (&mp.pk, 1);
-    msgpack_pack_uint64 (&mp.pk, 1);
-    msgpack_pack_uint64 (&mp.pk, 0);
-    msgpack_pack_bin_with_body (&mp.pk, "x", 1);
-    s_expect_mp (&mp, RLOG_MALFORMED, "APPEND with a 65-byte client id");
-    const char *bad_ids[] = {"",
-                             "0123456789012345678901234567890123456789012345678901234567890123"};
-    for (size_t i = 0; i < 2; i++) {
-        s_mp_head (&mp, 5, PROTO_HELLO);
-        msgpack_pack_str_with_body (&mp.pk, bad_ids[i], strlen (bad_ids[i]));
-        msgpack_pack_uint64 (&mp.pk, 0);
-        msgpack_pack_uint64 (&mp.pk, 0);
-        snprintf (what, sizeof what, "HELLO with a %zu-byte node id", strlen (bad_ids[i]));
-        s_expect_mp (&mp, RLOG_MALFORMED, what);
-    }
-    s_mp_head (&mp, 5, PROTO_HELLO);
-    msgpack_pack_str_with_body (&mp.pk, "s1\0x", 4);
-    msgpack_pack_uint64 (&mp.pk, 0);
-    msgpack_pack_uint64 (&mp.pk, 0);
-    s_expect_mp (&mp, RLOG_MALFORMED, "HELLO with a NUL in the node id");
-    s_mp_head (&mp, 4, PROTO_ERROR);
-    msgpack_pack_uint64 (&mp.pk, 8);
-    msgpack_pack_str_with_body (&mp.pk, big, 256);
-    s_expect_mp (&mp, RLOG_MALFORMED, "ERROR with a 256-byte text");
-    s_mp_head (&mp, 5, PROTO_BATCH);
-    msgpack_pack_uint64 (&mp.pk, 7);
-    msgpack_pack_uint64 (&mp.pk, 1);
+    s_mp_begin (&mp);
     msgpack_pack_array (&mp.pk, 0);
-    s_expect_mp (&mp, RLOG_MALFORMED, "BATCH without entries");
-    s_mp_head (&mp, 5, PROTO_FILL);
-    msgpack_pack_uint64 (&mp.pk, 7);
-    msgpack_pack_uint64 (&mp.pk, UINT64_MAX);
-    msgpack_pack_array (&mp.pk, 2);
-    s_pack_entry (&mp.pk, -1, V_NIL);
-    s_pack_entry (&mp.pk, -1, V_NIL);
-    s_expect_mp (&mp, RLOG_MALFORMED, "FILL whose seqs wrap around");
-    s_mp_head (&mp, 5, PROTO_BATCH);
-    msgpack_pack_uint64 (&mp.pk, 7);
-    msgpack_pack_uint64 (&mp.pk, 1);
+    sent += s_send_mutant (&mp, "an empty array", false);
+    s_mp_begin (&mp);
     msgpack_pack_array (&mp.pk, 1);
-    msgpack_pack_array (&mp.pk, 4);
-    msgpack_pack_uint64 (&mp.pk, 7);
-    msgpack_pack_bin_with_body (&mp.pk, s_cid, 16);
-    msgpack_pack_uint64 (&mp.pk, 1);
-    msgpack_pack_bin_with_body (&mp.pk, "", 0);
-    s_expect_mp (&mp, RLOG_MALFORMED, "BATCH with an empty payload");
-    s_mp_head (&mp, 6, PROTO_LIST_REPLY);
-    msgpack_pack_uint64 (&mp.pk, 0);
-    msgpack_pack_uint64 (&mp.pk, 3);
-    msgpack_pack_uint64 (&mp.pk, UINT64_MAX);
-    msgpack_pack_array (&mp.pk, 2);
-    msgpack_pack_bin_with_body (&mp.pk, "p", 1);
-    msgpack_pack_bin_with_body (&mp.pk, "q", 1);
-    s_expect_mp (&mp, RLOG_MALFORMED, "LIST_REPLY whose seqs wrap around");
-
-    //  APPEND payloads refused for their size: the master answers with an
-    //  APPEND_REPLY naming the request, everyone else with an ERROR.
-    struct {
-        const void *data;
-        size_t size;
-        int code;
-        const char *what;
-    } sized[] = {{"", 0, RLOG_EMPTY, "APPEND with an empty payload"},
-                 {big, 2049, RLOG_TOO_LARGE, "APPEND of 2049 bytes (--max-msg 2048)"},
-                 {big, sizeof big, RLOG_TOO_LARGE, "APPEND of 3000 bytes (--max-msg 2048)"}};
-    for (size_t i = 0; i < sizeof sized / sizeof sized[0]; i++) {
-        proto_encode_append (s_enc, s_cid, 16, 100 + i, 1, 0, sized[i].data, sized[i].size);
-        for (int t = 0; t < TARGETS; t++) {
-            target_t *target = &s_targets[t];
-            bool master_client = target->master && !target->peer;
-            reply_t r;
-            s_call (target, proto_encoder_data (s_enc), proto_encoder_size (s_enc), &r,
-                    sized[i].what);
-            cr_assert_eq (r.type, master_client ? PROTO_APPEND_REPLY : PROTO_ERROR,
-                          "%s: %s answered %s", target->name, sized[i].what,
-                          proto_type_name (r.type));
-            cr_assert_eq (r.code, sized[i].code, "%s: %s answered %s", target->name, sized[i].what,
-                          rlog_strerror (r.code));
-            if (master_client) {
-                cr_assert_eq (r.seq, 0);
-                cr_assert_eq (r.req_id, 100 + i, "the refusal names request %llu",
-                              (unsigned long long)r.req_id);
-            }
-        }
-    }
-    cr_assert_gt (sent, 500);
+    msgpack_pack_uint64 (&mp.pk, PROTO_VERSION);
+    sent += s_send_mutant (&mp, "[2]", false);
+    s_out_of_range (&mp);
+    cr_assert_gt (sent, 1000, "only %zu mutants", sent);
     msgpack_sbuffer_destroy (&mp.sbuf);
     s_targets_close ();
+    s_templates_free ();
     s_survived ();
 }
 
+//  The right types with values out of range (s_max_msg is 2048 here).
+static void s_out_of_range (mp_t *mp)
+{
+    static uint8_t big[3000];
+    memset (big, 'b', sizeof big);
+    uint8_t cid[17];
+    memset (cid, 'c', sizeof cid);
+    size_t cid_sizes[] = {0, 15, 17};
+    char what[160];
+    for (size_t i = 0; i < 3; i++) {
+        s_mp_head (mp, 7, PROTO_APPEND);
+        msgpack_pack_bin_with_body (&mp->pk, cid, cid_sizes[i]);
+        msgpack_pack_uint64 (&mp->pk, 1);
+        msgpack_pack_uint64 (&mp->pk, 1);
+        msgpack_pack_uint64 (&mp->pk, 0);
+        msgpack_pack_bin_with_body (&mp->pk, "x", 1);
+        snprintf (what, sizeof what, "APPEND with a %zu-byte client id", cid_sizes[i]);
+        s_refused_everywhere (mp->sbuf.data, mp->sbuf.size, RLOG_MALFORMED, what);
+    }
+    //  Node ids: empty, 64 bytes, a NUL, invalid UTF-8.
+    const char *ids[] = {"", "0123456789012345678901234567890123456789012345678901234567890123",
+                         "s1\0x", "s\xff"};
+    size_t id_sizes[] = {0, 64, 4, 2};
+    for (size_t i = 0; i < 4; i++) {
+        s_mp_head (mp, 8, PROTO_HELLO);
+        msgpack_pack_str_with_body (&mp->pk, ids[i], id_sizes[i]);
+        msgpack_pack_bin_with_body (&mp->pk, "", 0);
+        for (int f = 0; f < 4; f++)
+            msgpack_pack_uint64 (&mp->pk, 0);
+        snprintf (what, sizeof what, "HELLO with a bad %zu-byte node id", id_sizes[i]);
+        s_refused_everywhere (mp->sbuf.data, mp->sbuf.size, RLOG_MALFORMED, what);
+    }
+    //  A history of 15 bytes, a CRC above 32 bits.
+    s_mp_head (mp, 8, PROTO_HELLO);
+    msgpack_pack_str_with_body (&mp->pk, "s9", 2);
+    msgpack_pack_bin_with_body (&mp->pk, s_history, 15);
+    for (int f = 0; f < 4; f++)
+        msgpack_pack_uint64 (&mp->pk, 0);
+    s_refused_everywhere (mp->sbuf.data, mp->sbuf.size, RLOG_MALFORMED, "a 15-byte history");
+    s_mp_head (mp, 8, PROTO_HELLO);
+    msgpack_pack_str_with_body (&mp->pk, "s9", 2);
+    msgpack_pack_bin_with_body (&mp->pk, "", 0);
+    msgpack_pack_uint64 (&mp->pk, 0);
+    msgpack_pack_uint64 (&mp->pk, 0);
+    msgpack_pack_uint64 (&mp->pk, 1ULL << 32);
+    msgpack_pack_uint64 (&mp->pk, 0);
+    s_refused_everywhere (mp->sbuf.data, mp->sbuf.size, RLOG_MALFORMED, "a 33-bit CRC");
+    s_mp_head (mp, 4, PROTO_ERROR);
+    msgpack_pack_uint64 (&mp->pk, RLOG_MALFORMED);
+    msgpack_pack_str_with_body (&mp->pk, big, 256);
+    s_refused_everywhere (mp->sbuf.data, mp->sbuf.size, RLOG_MALFORMED, "ERROR, 256-byte text");
+    s_mp_head (mp, 4, PROTO_ERROR);
+    msgpack_pack_uint64 (&mp->pk, RLOG_ERR_MAX);
+    msgpack_pack_str_with_body (&mp->pk, "x", 1);
+    s_refused_everywhere (mp->sbuf.data, mp->sbuf.size, RLOG_MALFORMED, "ERROR of an unknown code");
+    s_mp_head (mp, 6, PROTO_LIST_REPLY);
+    msgpack_pack_uint64 (&mp->pk, 0);
+    msgpack_pack_uint64 (&mp->pk, 3);
+    msgpack_pack_uint64 (&mp->pk, UINT64_MAX);
+    msgpack_pack_array (&mp->pk, 2);
+    msgpack_pack_bin_with_body (&mp->pk, "p", 1);
+    msgpack_pack_bin_with_body (&mp->pk, "q", 1);
+    s_refused_everywhere (mp->sbuf.data, mp->sbuf.size, RLOG_MALFORMED, "LIST_REPLY seqs wrap");
+    uint64_t counts[] = {0, PROTO_BATCH_MAX_ENTRIES + 1};
+    for (size_t i = 0; i < 2; i++) {
+        s_mp_head (mp, 8, PROTO_APPEND_BATCH);
+        msgpack_pack_bin_with_body (&mp->pk, s_cid, 16);
+        msgpack_pack_uint64 (&mp->pk, 50 + i);
+        msgpack_pack_uint64 (&mp->pk, 1);
+        msgpack_pack_uint64 (&mp->pk, 0);
+        msgpack_pack_uint64 (&mp->pk, counts[i]);
+        msgpack_pack_bin_with_body (&mp->pk, "\x00\x01x", 3);
+        snprintf (what, sizeof what, "APPEND_BATCH of %llu entries", (unsigned long long)counts[i]);
+        s_refused_everywhere (mp->sbuf.data, mp->sbuf.size, RLOG_MALFORMED, what);
+    }
+    //  APPEND payloads refused for their size: every client socket answers
+    //  with an APPEND_REPLY naming the request (the decoder finished it),
+    //  the peer socket with an ERROR of the same code.
+    struct {
+        size_t size;
+        int code;
+    } sized[] = {{0, RLOG_EMPTY}, {2049, RLOG_TOO_LARGE}, {sizeof big, RLOG_TOO_LARGE}};
+    for (size_t i = 0; i < 3; i++) {
+        proto_msg_t req = {.type = PROTO_APPEND,
+                           .client_id = s_cid,
+                           .client_id_size = 16,
+                           .req_id = 100 + i,
+                           .w = 1,
+                           .data = big,
+                           .size = sized[i].size};
+        if (sized[i].size == 0) { //  the encoder refuses to write it
+            s_mp_head (mp, 7, PROTO_APPEND);
+            msgpack_pack_bin_with_body (&mp->pk, s_cid, 16);
+            msgpack_pack_uint64 (&mp->pk, 100 + i);
+            msgpack_pack_uint64 (&mp->pk, 1);
+            msgpack_pack_uint64 (&mp->pk, 0);
+            msgpack_pack_bin_with_body (&mp->pk, "", 0);
+        } else {
+            cr_assert_eq (proto_encode (s_enc, &req), 0);
+            s_mp_begin (mp);
+            s_mp_raw (mp, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+        }
+        snprintf (what, sizeof what, "APPEND of %zu bytes (--max-msg 2048)", sized[i].size);
+        for (int t = 0; t < TARGETS; t++) {
+            reply_t r;
+            predict_t p = s_exchange (&s_targets[t], mp->sbuf.data, mp->sbuf.size, what, &r);
+            cr_assert_eq (p.rc, sized[i].code);
+            cr_assert_eq (r.code, sized[i].code);
+            cr_assert_eq (r.type, s_targets[t].peer ? PROTO_ERROR : PROTO_APPEND_REPLY,
+                          "%s: %s answered %s", s_targets[t].name, what, proto_type_name (r.type));
+            if (!s_targets[t].peer)
+                cr_assert_eq (r.req_id, 100 + i);
+        }
+    }
+}
+
 //  ==========================================================================
-//  5. Unknown versions and message types: a version other than 1 is
+//  5. Unknown versions and message types: a version other than 2 is
 //  BAD_VERSION whatever follows; an unknown type is UNKNOWN_TYPE; a known
-//  type on the wrong socket is UNKNOWN_TYPE too (covered by the whole
-//  frames in truncated_msgpack).
+//  type on the wrong socket is UNKNOWN_TYPE too (the whole frames of
+//  truncated_msgpack).
 
 Test (hostile, unknown_versions_and_types)
 {
-    s_start ("", "");
+    s_start ();
     s_targets_open ();
     mp_t mp;
-    msgpack_sbuffer_init (&mp.sbuf);
-    msgpack_packer_init (&mp.pk, &mp.sbuf, msgpack_sbuffer_write);
+    s_mp_init (&mp);
     char what[128];
-    uint64_t versions[] = {0, 2, 3, 127, 128, 255, 256, 65535, 65536, 1ULL << 32, UINT64_MAX};
+    uint64_t versions[] = {0, 1, 3, 127, 128, 255, 256, 65535, 65536, 1ULL << 32, UINT64_MAX};
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
         //  A sound STATUS, a sound APPEND, and garbage after the version.
         s_mp_begin (&mp);
@@ -1599,7 +1737,7 @@ Test (hostile, unknown_versions_and_types)
         msgpack_pack_uint64 (&mp.pk, versions[i]);
         msgpack_pack_uint64 (&mp.pk, PROTO_STATUS);
         snprintf (what, sizeof what, "STATUS of version %llu", (unsigned long long)versions[i]);
-        s_expect_mp (&mp, RLOG_BAD_VERSION, what);
+        s_refused_everywhere (mp.sbuf.data, mp.sbuf.size, RLOG_BAD_VERSION, what);
         s_mp_begin (&mp);
         msgpack_pack_array (&mp.pk, 7);
         msgpack_pack_uint64 (&mp.pk, versions[i]);
@@ -1610,7 +1748,7 @@ Test (hostile, unknown_versions_and_types)
         msgpack_pack_uint64 (&mp.pk, 0);
         msgpack_pack_bin_with_body (&mp.pk, "v", 1);
         snprintf (what, sizeof what, "APPEND of version %llu", (unsigned long long)versions[i]);
-        s_expect_mp (&mp, RLOG_BAD_VERSION, what);
+        s_refused_everywhere (mp.sbuf.data, mp.sbuf.size, RLOG_BAD_VERSION, what);
         s_mp_begin (&mp);
         msgpack_pack_array (&mp.pk, 4);
         msgpack_pack_uint64 (&mp.pk, versions[i]);
@@ -1618,13 +1756,32 @@ Test (hostile, unknown_versions_and_types)
         msgpack_pack_nil (&mp.pk);
         msgpack_pack_map (&mp.pk, 0);
         snprintf (what, sizeof what, "version %llu then garbage", (unsigned long long)versions[i]);
-        s_expect_mp (&mp, RLOG_BAD_VERSION, what);
+        s_refused_everywhere (mp.sbuf.data, mp.sbuf.size, RLOG_BAD_VERSION, what);
     }
-    uint64_t types[] = {
-        0,         4,   5,   9,   12,    19,    23,
-        29,        32,  39,  43,  48,    50,    100,
-        127,       128, 255, 256, 65535, 65536, (uint64_t)PROTO_APPEND + (1ULL << 32),
-        UINT64_MAX};
+    uint64_t types[] = {0,
+                        6,
+                        7,
+                        8,
+                        9,
+                        12,
+                        19,
+                        24,
+                        29,
+                        33,
+                        39,
+                        44,
+                        46,
+                        48,
+                        50,
+                        100,
+                        127,
+                        128,
+                        255,
+                        256,
+                        65535,
+                        65536,
+                        (uint64_t)PROTO_APPEND + (1ULL << 32),
+                        UINT64_MAX};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         for (int extra = 0; extra <= 5; extra += 5) {
             s_mp_head (&mp, 2 + (size_t)extra, types[i]);
@@ -1632,22 +1789,8 @@ Test (hostile, unknown_versions_and_types)
                 msgpack_pack_uint64 (&mp.pk, 1);
             snprintf (what, sizeof what, "type %llu with %d fields", (unsigned long long)types[i],
                       extra);
-            s_expect_mp (&mp, RLOG_UNKNOWN_TYPE, what);
+            s_refused_everywhere (mp.sbuf.data, mp.sbuf.size, RLOG_UNKNOWN_TYPE, what);
         }
-    }
-    //  A version alone: the decoder wants two elements before it looks at
-    //  the version, so this is MALFORMED (PROTOCOL.md's "BAD_VERSION
-    //  whatever the remaining elements are" assumes there is a type).
-    s_mp_begin (&mp);
-    msgpack_pack_array (&mp.pk, 1);
-    msgpack_pack_uint64 (&mp.pk, 2);
-    for (int t = 0; t < TARGETS; t++) {
-        reply_t r;
-        s_call (&s_targets[t], mp.sbuf.data, mp.sbuf.size, &r, "[2]");
-        cr_assert (r.type == PROTO_ERROR &&
-                       (r.code == RLOG_MALFORMED || r.code == RLOG_BAD_VERSION),
-                   "%s: [2] answered %s %s", s_targets[t].name, proto_type_name (r.type),
-                   rlog_strerror (r.code));
     }
     msgpack_sbuffer_destroy (&mp.sbuf);
     s_targets_close ();
@@ -1655,10 +1798,10 @@ Test (hostile, unknown_versions_and_types)
 }
 
 //  ==========================================================================
-//  6. Wrong envelopes: multi-frame messages a REQ would never send. They
-//  have no answerable envelope, so they are dropped (and logged) without a
-//  reply: the first answer the DEALER then gets is the one to its next
-//  sound request.
+//  6. Envelopes. Every socket takes [body] (a DEALER) and [""][body] (a
+//  REQ) and answers in the same shape. Anything else has no answerable
+//  envelope: it is dropped and logged (at most once a second), and the
+//  first answer the DEALER then gets is the one to its next sound request.
 
 static void s_send_parts (zsock_t *sock, int n, ...)
 {
@@ -1674,103 +1817,101 @@ static void s_send_parts (zsock_t *sock, int n, ...)
     s_sendv (sock, n, data, size);
 }
 
-//  After the bad messages on SOCK, a sound request must be the first thing
-//  answered, and nothing may follow it.
-static void s_only_answer (zsock_t *sock, bool peer, const char *who)
+//  After the bad messages on SOCK, a sound STATUS in each shape must be the
+//  first thing answered, in its shape, and nothing may follow.
+static void s_only_answers (zsock_t *sock, bool peer, const char *who)
 {
-    proto_encode_status (s_enc);
-    if (peer)
-        s_send_peer (sock, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
-    else
-        s_send_client (sock, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
-    reply_t r;
-    cr_assert (s_recv (sock, REPLY_MS, &r), "%s: no answer after the bad envelopes", who);
+    proto_msg_t status = {.type = PROTO_STATUS};
+    cr_assert_eq (proto_encode (s_enc, &status), 0);
     int want = peer ? PROTO_ERROR : PROTO_STATUS_REPLY;
-    cr_assert_eq (r.type, want, "%s: the first answer is %s %s, not to the STATUS", who,
-                  proto_type_name (r.type), rlog_strerror (r.code));
+    for (int shape = 1; shape <= 2; shape++) {
+        if (shape == 1)
+            s_send_encoded (sock);
+        else
+            s_send_parts (sock, 2, "", (size_t)0, proto_encoder_data (s_enc),
+                          proto_encoder_size (s_enc));
+        reply_t r;
+        cr_assert (s_recv (sock, REPLY_MS, &r), "%s: no answer after the bad envelopes", who);
+        cr_assert_eq (r.type, want, "%s: the first answer is %s %s, not to the STATUS", who,
+                      proto_type_name (r.type), rlog_strerror (r.code));
+        cr_assert_eq (r.frames, shape, "%s: a %d-frame request answered in %d frames", who, shape,
+                      r.frames);
+    }
+    reply_t r;
     cr_assert (!s_recv (sock, QUIET_MS, &r), "%s: an answer to a bad envelope came after", who);
 }
 
-Test (hostile, wrong_envelopes)
+//  Messages no socket can answer: two frames whose first is not empty,
+//  and three or more.
+static void s_bad_envelopes (zsock_t *d, const void *st, size_t sz)
 {
-    s_start ("", "");
-    proto_encode_status (s_enc);
-    blob_t status = {(uint8_t *)malloc (proto_encoder_size (s_enc)), proto_encoder_size (s_enc)};
-    memcpy (status.data, proto_encoder_data (s_enc), status.size);
-    const void *st = status.data;
-    size_t sz = status.size;
-    int ports[3] = {s_cluster.master.client_port, s_cluster.secondaries[0].client_port,
-                    s_cluster.secondaries[1].client_port};
-    const char *names[3] = {"master client", "s1 client", "s2 client"};
-    s_srand (0x5eed0006);
-    int64_t start = zclock_mono ();
-    for (int p = 0; p < 3; p++) {
-        zsock_t *d = s_dealer (ports[p], NULL, 0);
-        s_send_parts (d, 1, st, sz);                               //  no delimiter
-        s_send_parts (d, 2, "x", (size_t)1, st, sz);               //  delimiter not empty
-        s_send_parts (d, 2, st, sz, "", (size_t)0);                //  body first
-        s_send_parts (d, 3, "", (size_t)0, "", (size_t)0, st, sz); //  two delimiters
-        s_send_parts (d, 3, "", (size_t)0, st, sz, st, sz);        //  a frame after the body
-        s_send_parts (d, 3, "", (size_t)0, st, sz, "", (size_t)0);
-        s_send_parts (d, 1, "", (size_t)0); //  a delimiter alone
-        const void *many[16];
-        size_t many_size[16];
-        for (int i = 0; i < 16; i++) {
-            many[i] = i % 2 ? st : "";
-            many_size[i] = i % 2 ? sz : 0;
-        }
-        s_sendv (d, 16, many, many_size);
-        //  500 random multi-part messages, none of them [""][body].
-        uint8_t buf[512];
-        for (int m = 0; m < 500; m++) {
-            int n = 1 + (int)(s_rand () % 6);
-            const void *data[6];
-            size_t size[6];
-            uint8_t *at = buf;
-            for (int i = 0; i < n; i++) {
-                size[i] = s_rand () % 3 == 0 ? 0 : 1 + s_rand () % 80;
-                s_fill_random (at, size[i]);
-                data[i] = at;
-                at += size[i];
-            }
-            if (n == 2 && size[0] == 0)
-                size[0] = 1; //  that would be a sound envelope
-            s_sendv (d, n, data, size);
-        }
-        s_only_answer (d, false, names[p]);
-        s_close (&d);
+    s_send_parts (d, 2, "x", (size_t)1, st, sz);               //  delimiter not empty
+    s_send_parts (d, 2, st, sz, "", (size_t)0);                //  body first
+    s_send_parts (d, 2, st, sz, st, sz);                       //  two bodies
+    s_send_parts (d, 3, "", (size_t)0, "", (size_t)0, st, sz); //  two delimiters
+    s_send_parts (d, 3, "", (size_t)0, st, sz, st, sz);        //  a frame after the body
+    s_send_parts (d, 3, "", (size_t)0, st, sz, "", (size_t)0);
+    const void *many[16];
+    size_t many_size[16];
+    for (int i = 0; i < 16; i++) {
+        many[i] = i % 2 ? st : "";
+        many_size[i] = i % 2 ? sz : 0;
     }
-    //  The peer socket takes exactly one frame after the identity.
-    zsock_t *d = s_dealer (s_cluster.peer_port, NULL, 0);
-    proto_encode_ack (s_enc, 1);
-    s_send_parts (d, 2, st, sz, st, sz);
-    s_send_parts (d, 2, "", (size_t)0, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
-    s_send_parts (d, 2, proto_encoder_data (s_enc), proto_encoder_size (s_enc), "", (size_t)0);
-    s_send_parts (d, 3, st, sz, st, sz, st, sz);
+    s_sendv (d, 16, many, many_size);
+    //  300 random multi-part messages, none of them answerable.
+    uint8_t buf[512];
     for (int m = 0; m < 300; m++) {
-        uint8_t buf[512];
         int n = 2 + (int)(s_rand () % 5);
         const void *data[6];
         size_t size[6];
         uint8_t *at = buf;
         for (int i = 0; i < n; i++) {
-            size[i] = s_rand () % 80;
+            size[i] = s_rand () % 3 == 0 ? 0 : 1 + s_rand () % 80;
             s_fill_random (at, size[i]);
             data[i] = at;
             at += size[i];
         }
+        if (n == 2 && size[0] == 0)
+            size[0] = 1; //  that would be the REQ shape
         s_sendv (d, n, data, size);
     }
-    s_only_answer (d, true, "master peer");
-    s_close (&d);
+}
+
+Test (hostile, wrong_envelopes)
+{
+    s_start ();
+    proto_msg_t status_msg = {.type = PROTO_STATUS};
+    cr_assert_eq (proto_encode (s_enc, &status_msg), 0);
+    blob_t status = {(uint8_t *)malloc (proto_encoder_size (s_enc)), proto_encoder_size (s_enc)};
+    memcpy (status.data, proto_encoder_data (s_enc), status.size);
+    int ports[4] = {s_cluster.master.client_port, s_cluster.secondaries[0].client_port,
+                    s_cluster.secondaries[1].client_port, s_cluster.peer_port};
+    const char *names[4] = {"master client", "s1 client", "s2 client", "master peer"};
+    s_srand (0x5eed0006);
+    int64_t start = zclock_mono ();
+    for (int p = 0; p < 4; p++) {
+        zsock_t *d = s_dealer (ports[p], NULL, 0);
+        s_bad_envelopes (d, status.data, status.size);
+        s_only_answers (d, p == 3, names[p]);
+        s_close (&d);
+    }
     //  The longest routing id ZeroMQ allows (255 bytes) is answered, and can
-    //  wait for a write concern (its reply tag is the id plus 8 bytes).
+    //  wait for a write concern.
     uint8_t long_id[255];
     memset (long_id, 'L', sizeof long_id);
     long_id[0] = 1;
-    d = s_dealer (s_cluster.master.client_port, long_id, sizeof long_id);
-    proto_encode_append (s_enc, s_cid, 16, 1, 3, 5000, "long routing id", 15);
-    s_send_client (d, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+    zsock_t *d = s_dealer (s_cluster.master.client_port, long_id, sizeof long_id);
+    uint8_t cid[PROTO_CLIENT_ID_SIZE];
+    s_open (d, cid);
+    proto_msg_t append = {.type = PROTO_APPEND,
+                          .client_id = cid,
+                          .client_id_size = 16,
+                          .req_id = 1,
+                          .w = 3,
+                          .timeout_ms = 5000,
+                          .data = (const uint8_t *)"long routing id",
+                          .size = 15};
+    s_send_msg (d, &append);
     reply_t r;
     cr_assert (s_recv (d, REPLY_MS, &r), "no answer to a 255-byte routing id");
     cr_assert_eq (r.type, PROTO_APPEND_REPLY);
@@ -1779,29 +1920,26 @@ Test (hostile, wrong_envelopes)
     s_expect_str (r.seq, "long routing id");
     s_close (&d);
     d = s_dealer (s_cluster.peer_port, long_id, sizeof long_id);
-    proto_encode_ack (s_enc, 1);
-    s_send_peer (d, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+    proto_msg_t ack = {.type = PROTO_ACK, .epoch = s_epoch, .acked = 1};
+    s_send_msg (d, &ack);
     cr_assert (s_recv (d, REPLY_MS, &r), "peer: no answer to a 255-byte routing id");
     cr_assert_eq (r.code, RLOG_REFUSED);
     s_close (&d);
     free (status.data);
     s_survived ();
     //  Dropped messages are logged, like every protocol error at most once
-    //  a second (README: "protocol errors (rate-limited to one line per
-    //  second)"): about 1,800 were sent within a few seconds.
+    //  a second: about 1,300 were sent within a few seconds.
     int64_t seconds = (zclock_mono () - start) / 1000 + 2;
     for (int n = 0; n < 3; n++) {
-        size_t lines = s_count_in_file (s_node (n)->log_path, "no valid envelope");
+        size_t lines = s_count_in_file (s_node (n)->log_path, "no answerable envelope");
         cr_assert_geq (lines, 1, "%s did not log the dropped messages", s_node (n)->id);
-        cr_assert_leq (lines, (size_t)seconds,
-                       "%s logged %zu lines for dropped messages in %lld s: a client can fill "
-                       "the disk with log lines (wire.c logs every one, unlike decode errors)",
+        cr_assert_leq (lines, (size_t)seconds, "%s logged %zu lines for dropped messages in %lld s",
                        s_node (n)->id, lines, (long long)seconds);
     }
 }
 
 //  ==========================================================================
-//  Helpers for the tests that pose as peers or flood appends
+//  The peer rules without CURVE (peers.h), posing as secondaries
 
 //  SIGSTOP NODE and wait until the kernel shows it stopped.
 static void s_pause (h_node_t *node)
@@ -1831,31 +1969,46 @@ static void s_resume (h_node_t *node)
     cr_assert_eq (kill (node->pid, SIGCONT), 0);
 }
 
-static void s_send_append (zsock_t *sock, const char *cid, uint64_t req_id, uint64_t w,
+static void s_send_append (zsock_t *sock, const uint8_t *cid, uint64_t req_id, uint64_t w,
                            uint64_t timeout_ms, const char *payload)
 {
-    cr_assert_eq (proto_encode_append (s_enc, (const uint8_t *)cid, strlen (cid), req_id, w,
-                                       timeout_ms, payload, strlen (payload)),
-                  0);
-    s_send_client (sock, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+    proto_msg_t msg = {.type = PROTO_APPEND,
+                       .client_id = cid,
+                       .client_id_size = 16,
+                       .req_id = req_id,
+                       .w = w,
+                       .timeout_ms = timeout_ms,
+                       .data = (const uint8_t *)payload,
+                       .size = strlen (payload)};
+    s_send_msg (sock, &msg);
 }
 
-static void s_send_ack (zsock_t *sock, uint64_t acked)
+static void s_send_ack (zsock_t *sock, uint64_t epoch, uint64_t acked)
 {
-    proto_encode_ack (s_enc, acked);
-    s_send_peer (sock, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+    proto_msg_t msg = {.type = PROTO_ACK, .epoch = epoch, .acked = acked};
+    s_send_msg (sock, &msg);
 }
 
-static void s_send_fetch (zsock_t *sock, uint64_t from, uint64_t count)
+static void s_send_fetch (zsock_t *sock, uint64_t epoch, uint64_t from, uint64_t count)
 {
-    proto_encode_fetch (s_enc, from, count);
-    s_send_peer (sock, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+    proto_msg_t msg = {.type = PROTO_FETCH, .epoch = epoch, .from = from, .count = count};
+    s_send_msg (sock, &msg);
 }
 
-static void s_send_hello (zsock_t *sock, const char *id, uint64_t epoch, uint64_t seq)
+//  HELLO as ID claiming (HISTORY or none, LAST_EPOCH, LAST_SEQ, LAST_CRC,
+//  seen EPOCH).
+static void s_send_hello (zsock_t *sock, const char *id, const uint8_t *history,
+                          uint64_t last_epoch, uint64_t last_seq, uint32_t last_crc, uint64_t epoch)
 {
-    proto_encode_hello (s_enc, id, epoch, seq);
-    s_send_peer (sock, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+    proto_msg_t msg = {.type = PROTO_HELLO,
+                       .history = history,
+                       .history_size = history ? PROTO_HISTORY_SIZE : 0,
+                       .last_epoch = last_epoch,
+                       .last_seq = last_seq,
+                       .last_crc = last_crc,
+                       .epoch = epoch};
+    snprintf (msg.node_id, sizeof msg.node_id, "%s", id);
+    s_send_msg (sock, &msg);
 }
 
 static void s_expect_append_reply (zsock_t *sock, int code, uint64_t req_id, reply_t *r,
@@ -1872,20 +2025,17 @@ static void s_expect_append_reply (zsock_t *sock, int code, uint64_t req_id, rep
                       (unsigned long long)r->seq);
 }
 
-static bool s_pred_state (const rlog_status_t *status, void *arg)
+//  The answer on SOCK must be an ERROR of CODE whose text has NEEDLE.
+static void s_expect_error (zsock_t *sock, int code, const char *needle, const char *what)
 {
-    const char *want = (const char *)arg; //  "s1=healthy"
-    for (size_t i = 0; i < status->secondary_count; i++) {
-        char pair[96];
-        snprintf (pair, sizeof pair, "%s=%s", status->secondaries[i].id,
-                  status->secondaries[i].state);
-        if (streq (pair, want))
-            return true;
-    }
-    return false;
+    reply_t r;
+    cr_assert (s_recv (sock, REPLY_MS, &r), "no answer to %s", what);
+    cr_assert (r.type == PROTO_ERROR && r.code == code, "%s answered %s %s (%s), expected %s", what,
+               proto_type_name (r.type), rlog_strerror (r.code), r.text, rlog_strerror (code));
+    cr_assert (!needle || strstr (r.text, needle), "%s: '%s' does not say '%s'", what, r.text,
+               needle);
 }
 
-//  Everything back to three healthy nodes, every secondary at the head.
 static void s_wait_all_healthy (void)
 {
     int three = 3;
@@ -1893,175 +2043,228 @@ static void s_wait_all_healthy (void)
                "the cluster never got back to 3 healthy nodes");
 }
 
-//  ==========================================================================
-//  7. An ACK for a seq never sent and FETCHes beyond the head.
-//
-//  From a DEALER that never said HELLO both are REFUSED. To reach the code
-//  that handles them, the test speaks from the routing id of a secondary
-//  the master knows: s2 is killed (its routing id is free, the master keeps
-//  it as a member) and a DEALER with routing id "s2" takes its place. An
-//  ACK above the head must be ignored: a w=3 append with s2 gone must still
-//  time out, and the master must still show s2's last real ack. FETCHes
-//  beyond the head are answered with nothing, a huge credit stops at the
-//  head.
-
-Test (hostile, bogus_ack_and_fetch_beyond_head)
+//  A w=3 append with S2 not counting: it must time out with 2 of 3.
+static void s_w3_times_out (const char *text)
 {
-    s_start ("", "");
-    uint64_t head = 3;
-    zsock_t *anon = s_dealer (s_cluster.peer_port, NULL, 0);
-    uint64_t acks[] = {head + 1, head + 1000, UINT64_MAX};
-    reply_t r;
-    for (size_t i = 0; i < 3; i++) {
-        s_send_ack (anon, acks[i]);
-        cr_assert (s_recv (anon, REPLY_MS, &r) && r.type == PROTO_ERROR && r.code == RLOG_REFUSED,
-                   "an ACK from a stranger was not refused");
-    }
-    s_send_fetch (anon, head + 1, 10);
-    cr_assert (s_recv (anon, REPLY_MS, &r) && r.code == RLOG_REFUSED);
-    s_send_fetch (anon, 1, 10); //  no data for strangers
-    cr_assert (s_recv (anon, REPLY_MS, &r) && r.type == PROTO_ERROR && r.code == RLOG_REFUSED,
-               "a stranger's FETCH got %s", proto_type_name (r.type));
-    s_close (&anon);
-
-    rlog_status_t status;
-    s_status (&s_cluster.master, &status);
-    h_stop (&s_cluster.secondaries[1], SIGKILL);
-    zsock_t *ghost = s_dealer (s_cluster.peer_port, "s2", 2);
-    //  Observed: before any HELLO, the master already takes it for s2.
-    s_send_fetch (ghost, 1, 1);
-    bool answered = s_recv (ghost, REPLY_MS, &r);
-    s_observed ("OBSERVED: s2 killed; a FETCH 1+1 from a new DEALER with routing id 's2' and "
-                "no HELLO was answered %s %s",
-                answered ? proto_type_name (r.type) : "nothing",
-                answered && r.type == PROTO_ERROR ? rlog_strerror (r.code) : "");
-    //  It re-joins as s2 would after a restart, holding 1..head.
-    s_send_hello (ghost, "s2", status.epoch, head);
-    cr_assert (s_recv (ghost, REPLY_MS, &r), "no WELCOME");
-    cr_assert (r.type == PROTO_WELCOME && r.truncate_to == head && r.head == head,
-               "HELLO of a returning s2 got %s %s (truncate_to %llu)", proto_type_name (r.type),
-               rlog_strerror (r.code), (unsigned long long)r.truncate_to);
-
-    //  ACKs for seqs never sent, FETCHes past the head, zero credit.
-    for (size_t i = 0; i < 3; i++)
-        s_send_ack (ghost, acks[i]);
-    s_send_fetch (ghost, head + 1, 100);
-    s_send_fetch (ghost, head + 1, UINT64_MAX);
-    s_send_fetch (ghost, UINT64_MAX, UINT64_MAX);
-    s_send_fetch (ghost, UINT64_MAX, 1);
-    s_send_fetch (ghost, 1, 0);
-    s_send_fetch (ghost, head, 0);
-    //  None of them is answered: the next answer is to this one.
-    s_send_fetch (ghost, head, 1);
-    cr_assert (s_recv (ghost, REPLY_MS, &r), "no FILL for a sound FETCH");
-    cr_assert (r.type == PROTO_FILL && r.seq == head && r.entries == 1,
-               "the first answer is %s %llu+%zu, not the FILL of %llu", proto_type_name (r.type),
-               (unsigned long long)r.seq, r.entries, (unsigned long long)head);
-    //  A credit of 2^64-1 from seq 2 stops at the head.
-    s_send_fetch (ghost, 2, UINT64_MAX);
-    cr_assert (s_recv (ghost, REPLY_MS, &r) && r.type == PROTO_FILL);
-    cr_assert (r.seq == 2 && r.entries == head - 1, "FILL %llu+%zu for a huge credit",
-               (unsigned long long)r.seq, r.entries);
-    cr_assert (!s_recv (ghost, QUIET_MS, &r), "a FILL beyond the head: %s %llu+%zu",
-               proto_type_name (r.type), (unsigned long long)r.seq, r.entries);
-    s_status (&s_cluster.master, &status);
-    //  A HELLO counts nothing until a sound ACK (it may name entries that are
-    //  not durable yet), and ACKs beyond the head are ignored: still 0.
-    cr_assert_eq (s_peer_status (&status, "s2")->acked, 0, "the bogus ACKs moved s2's ack to %llu",
-                  (unsigned long long)s_peer_status (&status, "s2")->acked);
-    cr_assert_eq (status.head, head);
-
-    //  The bogus ACKs counted for nothing: with s2 gone w=3 times out.
     rlog_client_t *client = h_client (&s_cluster.master);
     rlog_append_result_t result;
-    int rc = rlog_client_append (client, "w3 without s2", 13, 3, 300, &result);
-    cr_assert_eq (rc, RLOG_TIMEOUT, "w=3 with s2 dead: %s (%s)", rlog_strerror (rc),
+    int rc = rlog_client_append (client, text, strlen (text), 3, 300, &result);
+    cr_assert_eq (rc, RLOG_TIMEOUT, "w=3 '%s': %s (%s)", text, rlog_strerror (rc),
                   rlog_client_error (client));
-    cr_assert_eq (result.acks, 2);
-    s_expect_str (result.seq, "w3 without s2");
-    //  An ACK one past the new head is still one never sent (the FETCH
-    //  behind it on the same connection makes sure the master has read it
-    //  before the next append exists).
-    s_send_ack (ghost, result.seq + 1);
-    s_send_fetch (ghost, 1, 1);
-    cr_assert (s_recv (ghost, REPLY_MS, &r) && r.type == PROTO_FILL);
-    rc = rlog_client_append (client, "w3 again", 8, 3, 300, &result);
-    cr_assert_eq (rc, RLOG_TIMEOUT, "w=3 after an ACK of a future seq: %s (%s)", rlog_strerror (rc),
-                  rlog_client_error (client));
-    cr_assert_eq (result.acks, 2);
-    s_expect_str (result.seq, "w3 again");
-    s_status (&s_cluster.master, &status);
-    cr_assert_eq (s_peer_status (&status, "s2")->acked, 0);
-
-    //  Observed, not asserted (impersonation, which CURVE closes): an ACK
-    //  of a seq that does exist, from whoever claimed s2's routing id,
-    //  counts as s2's. A w=3 append waiting for it completes.
-    zsock_t *writer = s_dealer (s_cluster.master.client_port, NULL, 0);
-    s_send_append (writer, "impersonated", 1, 3, 3000, "forged ack");
-    uint64_t next = result.seq + 1;
-    s_wait_head (&s_cluster.master, next);
-    s_send_ack (ghost, next);
-    answered = s_recv (writer, REPLY_MS + 1000, &r);
-    cr_assert (answered, "no answer to the w=3 append");
-    s_observed ("OBSERVED: with s2 dead, an ACK %llu from a DEALER that took s2's routing id "
-                "made a w=3 append answer %s with acks %llu (s2 holds nothing)",
-                (unsigned long long)next, rlog_strerror (r.code), (unsigned long long)r.acks);
-    cr_assert_eq (r.seq, next);
-    s_expect_str (r.seq, "forged ack");
-    s_close (&writer);
-    s_close (&ghost);
+    cr_assert_eq (result.acks, 2, "w=3 '%s': acks %u", text, result.acks);
+    s_expect_str (result.seq, text);
     rlog_client_destroy (&client);
+}
 
-    //  The real s2 comes back (empty, in memory) and catches up.
-    h_start_secondary (&s_cluster, 1, "");
-    s_wait_all_healthy ();
+//  --------------------------------------------------------------------------
+//  7. ACK and FETCH from a connection that never said HELLO are refused
+//  ("send HELLO first"), logged, and never count toward w; those of
+//  another epoch than the master's are meant for another master and are
+//  dropped. Whatever they claim, a w=3 append with s2 stopped times out.
+
+Test (hostile, ack_and_fetch_without_a_welcome_never_count)
+{
+    s_start ();
+    uint64_t head = 3;
+    zsock_t *anon = s_dealer (s_cluster.peer_port, NULL, 0);
+    zsock_t *named = s_dealer (s_cluster.peer_port, "s2", 2);
+    zsock_t *socks[2] = {anon, named};
+    for (int k = 0; k < 2; k++) {
+        uint64_t acks[] = {1, head, head + 1, head + 1000, UINT64_MAX};
+        for (size_t i = 0; i < sizeof acks / sizeof acks[0]; i++) {
+            s_send_ack (socks[k], s_epoch, acks[i]);
+            s_expect_error (socks[k], RLOG_REFUSED, "send HELLO first", "an ACK without HELLO");
+        }
+        s_send_fetch (socks[k], s_epoch, 1, 10);
+        s_expect_error (socks[k], RLOG_REFUSED, "send HELLO first", "a FETCH without HELLO");
+        s_send_fetch (socks[k], s_epoch, head + 1, UINT64_MAX);
+        s_expect_error (socks[k], RLOG_REFUSED, "send HELLO first", "a FETCH without HELLO");
+        //  Of another epoch: dropped; the fence is the first answer.
+        s_send_ack (socks[k], s_epoch + 1, head);
+        s_send_fetch (socks[k], s_epoch - 1, 1, 10);
+        s_send_fence (socks[k]);
+        s_expect_fence (socks[k], "master peer", "an ACK and a FETCH of other epochs");
+    }
+    cr_assert (s_wait_line (s_cluster.master.log_path,
+                            "refused ACK from a connection that has "
+                            "no WELCOME",
+                            3000),
+               "the master did not log the ACK without HELLO");
+    //  s2 stopped: the anonymous ACKs of the new entry must not stand in.
+    s_pause (&s_cluster.secondaries[1]);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    zsock_t *writer = s_dealer (s_cluster.master.client_port, NULL, 0);
+    uint8_t cid[PROTO_CLIENT_ID_SIZE];
+    s_open (writer, cid);
+    s_send_append (writer, cid, 1, 3, 500, "w3 with s2 stopped");
+    s_wait_head (&s_cluster.master, head + 1);
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < 2; k++) {
+            s_send_ack (socks[k], s_epoch, head + 1);
+            s_expect_error (socks[k], RLOG_REFUSED, "send HELLO first", "an ACK of the new seq");
+        }
+    reply_t r;
+    s_expect_append_reply (writer, RLOG_TIMEOUT, 1, &r, "w=3 with s2 stopped");
+    cr_assert_eq (r.acks, 2, "the anonymous ACKs counted: acks %llu", (unsigned long long)r.acks);
+    s_expect_str (r.seq, "w3 with s2 stopped");
+    rlog_status_t status;
+    s_status (&s_cluster.master, &status);
+    cr_assert_lt (s_peer_status (&status, "s2")->acked, head + 1);
+    s_resume (&s_cluster.secondaries[1]);
+    rlog_client_destroy (&client);
+    s_close (&writer);
+    s_close (&anon);
+    s_close (&named);
     s_survived ();
 }
 
-//  ==========================================================================
-//  8. A HELLO with a node id already in use.
-//
-//  From a different routing id it must be refused, and the real secondary
-//  stays healthy with its acks counted. From the SAME routing id as the
-//  live secondary, ROUTER_HANDOVER gives the new connection the route: the
-//  test records what happens (cr_log_warn lines starting "OBSERVED") and
-//  only asserts that the cluster recovers once the impostor is gone.
+//  --------------------------------------------------------------------------
+//  8. Bogus ACKs and FETCHes from a welcomed peer. Without CURVE anybody
+//  may say HELLO as a configured id that is not live (README: the trusted
+//  network mode); what it then sends must still be checked: an ACK beyond
+//  the head is ignored (and logged), a FETCH beyond the head or of no
+//  credit gets nothing, a huge credit stops at the head.
+
+//  HELLO as an empty ID on SOCK until it is welcomed (ID must have been
+//  silent for two heartbeats); returns the WELCOME.
+static void s_welcomed_as (zsock_t *sock, const char *id, reply_t *welcome)
+{
+    int64_t deadline = zclock_mono () + 5000;
+    while (zclock_mono () < deadline) {
+        s_send_hello (sock, id, NULL, 0, 0, 0, 0);
+        cr_assert (s_recv (sock, REPLY_MS, welcome), "no answer to a HELLO as %s", id);
+        if (welcome->type == PROTO_WELCOME)
+            return;
+        cr_assert (welcome->type == PROTO_ERROR && strstr (welcome->text, "in use"),
+                   "HELLO as %s: %s %s (%s)", id, proto_type_name (welcome->type),
+                   rlog_strerror (welcome->code), welcome->text);
+        zclock_sleep (HB_MS); //  until the live one is silent long enough
+    }
+    cr_assert_fail ("never welcomed as %s", id);
+}
+
+Test (hostile, bogus_ack_and_fetch_from_a_welcomed_peer)
+{
+    s_start ();
+    uint64_t head = 3;
+    h_stop (&s_cluster.secondaries[1], SIGKILL);
+    zsock_t *ghost = s_dealer (s_cluster.peer_port, NULL, 0);
+    reply_t r;
+    s_welcomed_as (ghost, "s2", &r);
+    cr_assert (r.truncate_to == 0 && r.head == head && r.epoch == s_epoch,
+               "WELCOME truncate_to %llu head %llu epoch %llu", (unsigned long long)r.truncate_to,
+               (unsigned long long)r.head, (unsigned long long)r.epoch);
+    //  ACKs for seqs never sent, FETCHes past the head, zero credit.
+    uint64_t acks[] = {head + 1, head + 1000, UINT64_MAX};
+    for (size_t i = 0; i < 3; i++)
+        s_send_ack (ghost, s_epoch, acks[i]);
+    s_send_fetch (ghost, s_epoch, head + 1, 100);
+    s_send_fetch (ghost, s_epoch, head + 1, UINT64_MAX);
+    s_send_fetch (ghost, s_epoch, UINT64_MAX, UINT64_MAX);
+    s_send_fetch (ghost, s_epoch, UINT64_MAX, 1);
+    s_send_fetch (ghost, s_epoch, 1, 0);
+    s_send_fetch (ghost, s_epoch, head, 0);
+    //  None of them is answered: the next answer is to this one.
+    s_send_fetch (ghost, s_epoch, head, 1);
+    cr_assert (s_recv (ghost, REPLY_MS, &r), "no FILL for a sound FETCH");
+    cr_assert (r.type == PROTO_FILL && r.seq == head && r.entries == 1,
+               "the first answer is %s %llu+%zu (%s), not the FILL of %llu",
+               proto_type_name (r.type), (unsigned long long)r.seq, r.entries, r.text,
+               (unsigned long long)head);
+    //  A credit of 2^64-1 from seq 2 stops at the head.
+    s_send_fetch (ghost, s_epoch, 2, UINT64_MAX);
+    size_t got = 0;
+    while (got < head - 1 && s_recv (ghost, REPLY_MS, &r)) {
+        cr_assert (r.type == PROTO_FILL && r.seq == 2 + got, "%s %llu", proto_type_name (r.type),
+                   (unsigned long long)r.seq);
+        got += r.entries;
+    }
+    cr_assert_eq (got, head - 1, "FILL of %zu entries for a huge credit from 2", got);
+    cr_assert (!s_recv (ghost, QUIET_MS, &r), "a FILL beyond the head: %s %llu+%zu",
+               proto_type_name (r.type), (unsigned long long)r.seq, r.entries);
+    //  Logged (rate-limited per secondary: ACKs until the line shows).
+    int64_t deadline = zclock_mono () + 3000;
+    while (s_count_in_file (s_cluster.master.log_path, "beyond head") == 0 &&
+           zclock_mono () < deadline) {
+        s_send_ack (ghost, s_epoch, head + 7);
+        zclock_sleep (100); //  polling interval of a condition, not a guess
+    }
+    cr_assert (s_count_in_file (s_cluster.master.log_path, "beyond head") > 0,
+               "the master did not log the ACKs beyond its head");
+    rlog_status_t status;
+    s_status (&s_cluster.master, &status);
+    //  A HELLO counts nothing until a sound ACK, and ACKs beyond the head
+    //  are ignored: still 0.
+    cr_assert_eq (s_peer_status (&status, "s2")->acked, 0, "the bogus ACKs moved s2's ack to %llu",
+                  (unsigned long long)s_peer_status (&status, "s2")->acked);
+    cr_assert_eq (status.head, head);
+    s_w3_times_out ("w3 with bogus acks");
+    //  An ACK one past the new head is still one never sent (the FETCH
+    //  behind it on the same connection makes sure the master has read it
+    //  before the next append exists).
+    s_send_ack (ghost, s_epoch, head + 2);
+    s_send_fetch (ghost, s_epoch, 1, 1);
+    cr_assert (s_recv (ghost, REPLY_MS, &r) && r.type == PROTO_FILL);
+    s_w3_times_out ("w3 after an ACK of a future seq");
+    s_status (&s_cluster.master, &status);
+    cr_assert_eq (s_peer_status (&status, "s2")->acked, 0);
+    s_close (&ghost);
+    //  The real s2 comes back (empty, in memory) and catches up.
+    cr_assert (h_start_secondary (&s_cluster, 1, ""));
+    s_survived ();
+}
+
+//  --------------------------------------------------------------------------
+//  9. A HELLO as an id that is live on another connection is refused
+//  ("in use by another connection", logged by the master as two nodes with
+//  one id); the live secondary keeps its place, its health and its acks.
+//  Routing ids on the peer socket are the ROUTER's own unless a connecting
+//  DEALER sets one: a DEALER that sets "s1" gets a route of its own and
+//  cannot evict the real s1. A second rlogd with --id s1 is refused and
+//  logs it too.
 
 Test (hostile, hello_with_a_node_id_in_use)
 {
-    s_start ("", "");
-    rlog_status_t status;
-    s_status (&s_cluster.master, &status);
-    uint64_t epoch = status.epoch;
-    reply_t r;
+    s_start ();
     struct {
         const uint8_t *id;
         size_t size;
-    } routes[] = {{(const uint8_t *)"evil", 4},
+    } routes[] = {{NULL, 0},
+                  {(const uint8_t *)"evil", 4},
                   {(const uint8_t *)"s1x", 3},
                   {(const uint8_t *)"S1", 2},
                   {(const uint8_t *)"s1\0", 3},
-                  {(const uint8_t *)"s2", 2}};
+                  {(const uint8_t *)"s1", 2}};
+    size_t in_use = 0, answers = 0;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (i == 4)
-            continue; //  s2 is live: that is the handover case below
         zsock_t *d = s_dealer (s_cluster.peer_port, routes[i].id, routes[i].size);
-        uint64_t claims[][2] = {{0, 0}, {epoch, 3}, {UINT64_MAX, UINT64_MAX}};
+        //  Claims that would never be welcomed even if s1 were silent (a
+        //  wrong CRC at the agreement point), so the test cannot evict s1
+        //  on a slow machine: refused either way, for the id first.
         for (int c = 0; c < 3; c++) {
-            s_send_hello (d, "s1", claims[c][0], claims[c][1]);
+            s_send_hello (d, "s1", s_history, s_epoch, 3, 0xdeadbeef, c ? s_epoch : 0);
+            reply_t r;
             cr_assert (s_recv (d, REPLY_MS, &r), "no answer to a HELLO claiming s1");
-            cr_assert (r.type == PROTO_ERROR && r.code == RLOG_REFUSED,
-                       "a HELLO claiming s1 from another routing id got %s %s",
-                       proto_type_name (r.type), rlog_strerror (r.code));
+            cr_assert (r.type == PROTO_ERROR &&
+                           (r.code == RLOG_REFUSED || r.code == RLOG_OTHER_HISTORY),
+                       "a HELLO claiming s1 from another connection got %s %s (%s)",
+                       proto_type_name (r.type), rlog_strerror (r.code), r.text);
+            in_use += strstr (r.text, "in use by another connection") != NULL;
+            answers++;
         }
         //  Nor do its ACKs or FETCHes count: it is nobody.
-        s_send_ack (d, 3);
-        cr_assert (s_recv (d, REPLY_MS, &r) && r.code == RLOG_REFUSED);
+        s_send_ack (d, s_epoch, 3);
+        s_expect_error (d, RLOG_REFUSED, "send HELLO first", "an ACK after a refused HELLO");
+        s_send_fetch (d, s_epoch, 1, 10);
+        s_expect_error (d, RLOG_REFUSED, "send HELLO first", "a FETCH after a refused HELLO");
         s_close (&d);
     }
-    cr_assert_geq (s_count_in_file (s_cluster.master.log_path, "refused HELLO"), 1);
+    cr_assert_gt (in_use, answers / 2, "only %zu of %zu HELLOs were refused as in use", in_use,
+                  answers);
+    cr_assert (s_wait_line (s_cluster.master.log_path, "two nodes with one id?", 3000));
     //  s1 is untouched: healthy, acked to the head, and its acks count (w=2
     //  with s2 paused needs exactly s1's).
+    rlog_status_t status;
     s_status (&s_cluster.master, &status);
     cr_assert_str_eq (status.mode, "read-write");
     cr_assert_str_eq (s_peer_status (&status, "s1")->state, "healthy");
@@ -2070,85 +2273,219 @@ Test (hostile, hello_with_a_node_id_in_use)
     cr_assert_eq (s_append ("w2 by s1", 2, 3000, RLOG_OK), 4);
     s_resume (&s_cluster.secondaries[1]);
     s_wait_all_healthy ();
-    cr_assert_eq (s_append ("w3 by both", 3, 5000, RLOG_OK), 5);
 
-    //  The same routing id as the live s1: observe.
-    zsock_t *impostor = s_dealer_new (NULL, 0);
-    zactor_t *monitor = zactor_new (zmonitor, impostor);
-    zstr_sendx (monitor, "LISTEN", "DISCONNECTED", NULL);
-    zstr_sendx (monitor, "START", NULL);
-    zsock_wait (monitor);
-    cr_assert_eq (zmq_setsockopt (zsock_resolve (impostor), ZMQ_ROUTING_ID, "s1", 2), 0);
-    cr_assert_eq (zsock_connect (impostor, "tcp://127.0.0.1:%d", s_cluster.peer_port), 0);
-    int64_t hijacked = zclock_mono ();
-    s_send_hello (impostor, "s1", 0, 0);
-    bool welcomed = s_recv (impostor, REPLY_MS, &r);
-    s_observed ("OBSERVED hijack: HELLO 's1' (last 0, 0) from a second DEALER with routing id "
-                "'s1' while s1 is live: %s %s (head %llu, truncate_to %llu)",
-                welcomed ? proto_type_name (r.type) : "no answer",
-                welcomed && r.type == PROTO_ERROR ? rlog_strerror (r.code) : "",
-                (unsigned long long)r.head, (unsigned long long)r.truncate_to);
+    //  A DEALER that chose the routing id "s1" and stays connected: over
+    //  twenty heartbeats s1 stays healthy and counted in every sample.
+    zsock_t *impostor = s_dealer (s_cluster.peer_port, "s1", 2);
+    s_send_hello (impostor, "s1", s_history, s_epoch, 4, 0xdeadbeef, s_epoch);
+    reply_t r;
+    cr_assert (s_recv (impostor, REPLY_MS, &r) && r.type == PROTO_ERROR);
+    int64_t until = zclock_mono () + 20 * HB_MS;
+    int samples = 0;
+    while (zclock_mono () < until) {
+        s_status (&s_cluster.master, &status);
+        cr_assert_str_eq (s_peer_status (&status, "s1")->state, "healthy",
+                          "s1 lost its place to a DEALER with routing id 's1'");
+        samples++;
+        zclock_sleep (HB_MS); //  sampling interval
+    }
+    cr_assert_geq (samples, 5);
+    s_pause (&s_cluster.secondaries[1]);
+    uint64_t seq = s_append ("w2 by s1, an impostor connected", 2, 3000, RLOG_OK);
+    s_resume (&s_cluster.secondaries[1]);
     s_status (&s_cluster.master, &status);
-    uint64_t head = status.head;
-    s_observed ("OBSERVED hijack: right after it the master shows s1 %s, acked %llu (head %llu)",
-                s_peer_status (&status, "s1")->state,
-                (unsigned long long)s_peer_status (&status, "s1")->acked, (unsigned long long)head);
-    //  What it can do in s1's place: read the log, ack for s1.
-    s_send_fetch (impostor, 1, 1000);
-    size_t fetched = 0;
-    while (s_recv (impostor, 200, &r) && r.type == PROTO_FILL) {
-        fetched += r.entries;
-        if (fetched >= head)
-            break;
-    }
-    zsock_t *writer = s_dealer (s_cluster.master.client_port, NULL, 0);
-    s_send_append (writer, "hijack-writer", 1, 3, 3000, "during the hijack");
-    s_wait_head (&s_cluster.master, head + 1);
-    s_send_ack (impostor, head + 1);
-    int64_t start = zclock_mono ();
-    bool answered = s_recv (writer, REPLY_MS + 1000, &r);
-    s_observed ("OBSERVED hijack: the impostor FETCHed %zu entries; a w=3 append it ACKed was "
-                "answered %s after %lld ms with acks %llu",
-                fetched, answered ? rlog_strerror (r.code) : "never",
-                (long long)(zclock_mono () - start), (unsigned long long)r.acks);
-    cr_assert (answered && r.seq == head + 1, "the append during the hijack was lost");
-    s_expect_str (r.seq, "during the hijack");
-    s_close (&writer);
-    //  How long it keeps s1's route: until its FETCHes go unanswered.
-    int64_t held = -1;
-    int64_t deadline = zclock_mono () + 5000;
-    while (zclock_mono () < deadline) {
-        s_send_fetch (impostor, 1, 1);
-        if (!s_recv (impostor, 100, &r)) {
-            held = zclock_mono () - hijacked;
-            break;
-        }
-    }
-    int drops = 0;
-    zpoller_t *poller = zpoller_new (monitor, NULL);
-    while (zpoller_wait (poller, 0) == monitor) {
-        zmsg_t *event = zmsg_recv (monitor);
-        drops++;
-        zmsg_destroy (&event);
-    }
-    zpoller_destroy (&poller);
-    s_status (&s_cluster.master, &status);
-    s_observed ("OBSERVED hijack: the impostor held s1's route for %lld ms (-1: still after 5 s), "
-                "its connection was dropped %d times; the master now shows s1 %s, acked %llu",
-                (long long)held, drops, s_peer_status (&status, "s1")->state,
-                (unsigned long long)s_peer_status (&status, "s1")->acked);
-    zactor_destroy (&monitor);
+    cr_assert_geq (s_peer_status (&status, "s1")->acked, seq);
     s_close (&impostor);
-
-    //  Once the impostor is gone the real s1 is s1 again.
-    cr_assert (h_wait_status (&s_cluster.master, s_pred_state, "s1=healthy", 10000),
-               "s1 never became healthy again after the impostor left");
     s_wait_all_healthy ();
+
+    //  A second rlogd with --id s1: refused, and both sides say so.
+    h_node_t *twin = &s_cluster.secondaries[2]; //  its log: s3.log
+    snprintf (twin->id, sizeof twin->id, "s1");
+    cr_assert (h_start_secondary (&s_cluster, 2, ""));
+    cr_assert (s_wait_line (twin->log_path, "in use by another connection", 10000),
+               "the refused twin did not log it (%s)", twin->log_path);
+    cr_assert (s_wait_line (s_cluster.master.log_path, "refused HELLO as 's1'", 3000));
+    s_status (twin, &status);
+    cr_assert_str_eq (status.mode, "refused", "the twin is '%s'", status.mode);
+    cr_assert (strstr (status.reason, "in use"), "%s", status.reason);
+    s_status (&s_cluster.master, &status);
+    cr_assert_str_eq (s_peer_status (&status, "s1")->state, "healthy");
+    cr_assert_eq (s_append ("w3 with a twin around", 3, 5000, RLOG_OK), seq + 1);
+    h_stop (twin, SIGTERM);
+    s_survived ();
+}
+
+//  --------------------------------------------------------------------------
+//  10. A HELLO as an id that is not configured (--replicas 2: s1, s2) is
+//  refused and takes no slot: the master lists s1 and s2 only, and s2,
+//  down while strangers knocked, joins again when it comes back.
+
+Test (hostile, hello_as_an_unconfigured_id_takes_no_slot)
+{
+    s_start ();
+    h_stop (&s_cluster.secondaries[1], SIGKILL);
+    const char *ids[] = {"s3", "s9", "master", "S2", "s2 ", "evil"};
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+            zsock_t *d = s_dealer (s_cluster.peer_port, NULL, 0);
+            s_send_hello (d, ids[i], NULL, 0, 0, 0, 0);
+            s_expect_error (d, RLOG_REFUSED, "not a configured secondary", ids[i]);
+            s_close (&d);
+        }
+    cr_assert (s_wait_line (s_cluster.master.log_path, "not a configured secondary", 3000));
+    rlog_status_t status;
+    s_status (&s_cluster.master, &status);
+    cr_assert_eq (status.secondary_count, 2, "the master lists %zu secondaries",
+                  status.secondary_count);
+    cr_assert_eq (status.nodes, 3);
+    s_peer_status (&status, "s1");
+    s_peer_status (&status, "s2");
+    cr_assert (h_start_secondary (&s_cluster, 1, ""));
+    s_wait_all_healthy ();
+    cr_assert_eq (s_count_in_file (s_cluster.master.log_path, "cluster full"), 0);
+    s_survived ();
+}
+
+//  --------------------------------------------------------------------------
+//  11. Peer frames on a client socket (a secondary pointed at the wrong
+//  port, or a stranger) get ERROR UNKNOWN_TYPE saying so, on the master and
+//  on the secondaries, and each node logs it (issue 11, item 11).
+
+Test (hostile, peer_frames_on_a_client_socket)
+{
+    s_start ();
+    int ports[3] = {s_cluster.master.client_port, s_cluster.secondaries[0].client_port,
+                    s_cluster.secondaries[1].client_port};
+    uint8_t record[256];
+    size_t record_size = s_sample_record (record);
+    proto_msg_t frames[] = {
+        {.type = PROTO_HELLO, .node_id = "s1"},
+        {.type = PROTO_ACK, .epoch = s_epoch, .acked = 3},
+        {.type = PROTO_FETCH, .epoch = s_epoch, .from = 1, .count = 3},
+        {.type = PROTO_WELCOME, .epoch = s_epoch, .history = s_history, .history_size = 16},
+        {.type = PROTO_FILL, .epoch = s_epoch, .data = record, .size = record_size},
+        {.type = PROTO_VOTE_REQUEST, .epoch = s_epoch, .node_id = "s1"},
+    };
+    for (int n = 0; n < 3; n++) {
+        zsock_t *d = s_dealer (ports[n], NULL, 0);
+        for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
+            s_send_msg (d, &frames[i]);
+            char needle[64];
+            snprintf (needle, sizeof needle, "%s is not accepted on the client socket",
+                      proto_type_name (frames[i].type));
+            s_expect_error (d, RLOG_UNKNOWN_TYPE, needle, needle);
+        }
+        s_close (&d);
+        cr_assert (
+            s_wait_line (s_node (n)->log_path, "HELLO is not accepted on the client socket", 3000),
+            "%s did not log a HELLO on its client socket", s_node (n)->id);
+    }
+    s_survived ();
+}
+
+//  --------------------------------------------------------------------------
+//  12-14. The shorter-log rule, forged. A HELLO claiming more of the
+//  master's history than it holds makes the master read-only with the
+//  reason (it may have lost acknowledged entries); forged while the real
+//  node is away, the refusal must clear when the real node shows it
+//  agrees: by its HELLO when it comes back, or by its ACKs.
+
+static bool s_pred_shorter (const rlog_status_t *status, void *arg)
+{
+    (void)arg;
+    return streq (status->mode, "read-only") && strstr (status->reason, "log shorter than");
+}
+
+//  The forged claim, from a connection of its own; checks its refusal.
+//  (ID must not be live: until it has been silent for two heartbeats the
+//  HELLO is refused as "in use", and sent again.)
+static void s_forge_longer_log (const char *id)
+{
+    zsock_t *impostor = s_dealer (s_cluster.peer_port, NULL, 0);
+    char needle[64];
+    snprintf (needle, sizeof needle, "log shorter than secondary '%s'", id);
+    int64_t deadline = zclock_mono () + 5000;
+    reply_t r;
+    do {
+        s_send_hello (impostor, id, s_history, s_epoch, 1003, 0, s_epoch);
+        cr_assert (s_recv (impostor, REPLY_MS, &r), "no answer to the forged HELLO");
+        if (strstr (r.text, "in use"))
+            zclock_sleep (HB_MS); //  until the real one is silent long enough
+    } while (strstr (r.text, "in use") && zclock_mono () < deadline);
+    cr_assert (r.type == PROTO_ERROR && r.code == RLOG_REFUSED && strstr (r.text, needle),
+               "a HELLO claiming 1,000 more entries got %s %s (%s)", proto_type_name (r.type),
+               rlog_strerror (r.code), r.text);
+    s_close (&impostor);
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_shorter, NULL, 3000),
+               "the master did not go read-only for the claim");
+    rlog_status_t status;
+    s_status (&s_cluster.master, &status);
+    cr_assert (strstr (status.reason, needle), "%s", status.reason);
+    cr_assert (strstr (status.reason, "--accept-shorter-log"), "%s", status.reason);
+    cr_assert (s_wait_line (s_cluster.master.log_path, "refusing to serve as master", 3000));
+    rlog_client_t *client = h_client (&s_cluster.master);
+    rlog_append_result_t result;
+    cr_assert_eq (rlog_client_append (client, "x", 1, 1, 0, &result), RLOG_READ_ONLY);
+    cr_assert (strstr (rlog_client_error (client), "shorter"), "%s", rlog_client_error (client));
+    rlog_client_destroy (&client);
+}
+
+Test (hostile, forged_longer_log_clears_when_the_real_node_returns)
+{
+    s_start_with (0, "--data-dir %s/master-data --fsync never", "");
+    h_stop (&s_cluster.secondaries[1], SIGKILL);
+    s_forge_longer_log ("s2");
+    //  The real s2 comes back (empty, in memory): its HELLO agrees.
+    cr_assert (h_start_secondary (&s_cluster, 1, ""));
+    s_wait_all_healthy ();
+    cr_assert (s_wait_line (s_cluster.master.log_path, "the shorter-log refusal is cleared", 3000));
+    s_survived ();
+}
+
+Test (hostile, forged_longer_log_clears_on_the_real_nodes_acks)
+{
+    s_start_with (0, "--data-dir %s/master-data --fsync never", "");
+    //  s2 stopped long enough not to be live (two heartbeats), not so long
+    //  that the master forgets its connection.
+    s_pause (&s_cluster.secondaries[1]);
+    int64_t deadline = zclock_mono () + 3000;
+    rlog_status_t status;
+    do {
+        s_status (&s_cluster.master, &status);
+    } while (s_peer_status (&status, "s2")->last_heard_ms < 4 * HB_MS && zclock_mono () < deadline);
+    s_forge_longer_log ("s2");
+    s_resume (&s_cluster.secondaries[1]);
+    s_wait_all_healthy ();
+    cr_assert (s_wait_line (s_cluster.master.log_path, "the shorter-log refusal is cleared", 3000));
+    s_survived ();
+}
+
+//  15. A HELLO names the highest epoch its sender has seen; the master
+//  must not take it from a frame it refuses (an id not configured, or not
+//  the id's key): else one forged frame moves the master's epoch for good
+//  (persisted), and an epoch of 2^64-1 leaves no epoch above it.
+
+Test (hostile, forged_hello_epoch_does_not_move_the_master)
+{
+    s_start_with (0, "--data-dir %s/master-data --fsync never", "");
+    zsock_t *d = s_dealer (s_cluster.peer_port, NULL, 0);
+    uint64_t epochs[] = {s_epoch + 1, 1ULL << 40, UINT64_MAX};
+    for (size_t i = 0; i < 3; i++) {
+        s_send_hello (d, "evil", NULL, 0, 0, 0, epochs[i]);
+        s_expect_error (d, RLOG_REFUSED, "not a configured secondary", "a HELLO of a stranger");
+    }
+    s_close (&d);
+    rlog_status_t status;
+    s_status (&s_cluster.master, &status);
+    cr_assert_eq (status.epoch, s_epoch,
+                  "refused HELLOs moved the master from epoch %llu to %llu (master.c s_hello "
+                  "calls s_see_epoch before peers_hello decides)",
+                  (unsigned long long)s_epoch, (unsigned long long)status.epoch);
     s_survived ();
 }
 
 //  ==========================================================================
-//  9. A flood of appends beyond --max-waiters: with s2 stopped no w=3
+//  16. A flood of appends beyond --max-waiters: with s2 stopped no w=3
 //  append can complete, so the first 50 park and every later one is BUSY at
 //  once, with seq 0, and stores nothing (the BUSY request ids are not even
 //  remembered: sent again later they are appended, once). Other clients
@@ -2159,14 +2496,16 @@ Test (hostile, hello_with_a_node_id_in_use)
 
 Test (hostile, flood_beyond_max_waiters)
 {
-    s_start ("--max-waiters 50 --max-client-waiting 1000", "");
+    s_start_with (0, "--max-waiters 50 --max-client-waiting 1000", "");
     int64_t start = zclock_mono ();
     s_pause (&s_cluster.secondaries[1]);
     zsock_t *flood = s_dealer (s_cluster.master.client_port, NULL, 0);
+    uint8_t cid[PROTO_CLIENT_ID_SIZE];
+    s_open (flood, cid);
     char text[64];
     for (uint64_t req = 1; req <= FLOOD; req++) {
         snprintf (text, sizeof text, "flood-%llu", (unsigned long long)req);
-        s_send_append (flood, "flooder", req, 3, 0, text);
+        s_send_append (flood, cid, req, 3, 0, text);
     }
     bool busy[FLOOD + 1] = {false};
     size_t refused = 0;
@@ -2197,15 +2536,31 @@ Test (hostile, flood_beyond_max_waiters)
     //  Another client: anything that would have to wait is BUSY too (even
     //  w=2, which s1 alone could satisfy), w=1 needs no waiting and works.
     zsock_t *other = s_dealer (s_cluster.master.client_port, NULL, 0);
+    uint8_t other_cid[PROTO_CLIENT_ID_SIZE];
+    s_open (other, other_cid);
     for (uint64_t req = 1; req <= 20; req++) {
-        s_send_append (other, "other", req, 2 + req % 2, 0, "other");
+        s_send_append (other, other_cid, req, 2 + req % 2, 0, "other");
         s_expect_append_reply (other, RLOG_BUSY, req, &r, "an append while the waiters are full");
     }
-    cr_assert_eq (s_append ("w1 during the flood", 1, 0, RLOG_OK), 4 + PARK);
-    size_t warned = s_count_in_file (s_cluster.master.log_path, "busy:");
+    //  w=1 needs no waiting: it must not be BUSY. (Checked at the end, so
+    //  that the rest of the test runs whatever it got.)
+    char failures[512] = "";
+    rlog_client_t *client = h_client (&s_cluster.master);
+    rlog_append_result_t result;
+    int rc = rlog_client_append (client, "w1 during the flood", 19, 1, 0, &result);
+    if (rc != RLOG_OK)
+        snprintf (failures, sizeof failures, " a w=1 append during the flood got %s (%s);",
+                  rlog_strerror (rc), rlog_client_error (client));
+    else
+        s_expect_str (result.seq, "w1 during the flood");
+    rlog_client_destroy (&client);
+    //  BUSY is logged, at most once a second (README, "Limits").
+    size_t warned = s_count_in_file (s_cluster.master.log_path, "BUSY") +
+                    s_count_in_file (s_cluster.master.log_path, "busy");
     int64_t seconds = (zclock_mono () - start) / 1000 + 1;
-    cr_assert (warned >= 1 && warned <= (size_t)seconds + 1,
-               "the master logged %zu busy lines in %lld s", warned, (long long)seconds);
+    if (warned < 1 || warned > (size_t)seconds + 1)
+        snprintf (failures + strlen (failures), sizeof failures - strlen (failures),
+                  " the master logged %zu BUSY lines in %lld s;", warned, (long long)seconds);
 
     //  s2 is back: the parked appends complete, in order.
     s_resume (&s_cluster.secondaries[1]);
@@ -2221,50 +2576,57 @@ Test (hostile, flood_beyond_max_waiters)
         s_expect_str (r.seq, text);
     }
     //  A request refused BUSY was not remembered: now it is appended, once.
-    s_send_append (flood, "flooder", PARK + 1, 3, 5000, "flood-51");
+    uint64_t next = 4 + PARK + (rc == RLOG_OK);
+    s_send_append (flood, cid, PARK + 1, 3, 5000, "flood-51");
     s_expect_append_reply (flood, RLOG_OK, PARK + 1, &r, "a BUSY request sent again");
-    cr_assert_eq (r.seq, 5 + PARK, "it was given seq %llu", (unsigned long long)r.seq);
+    cr_assert_eq (r.seq, next, "it was given seq %llu", (unsigned long long)r.seq);
     s_expect_str (r.seq, "flood-51");
-    s_send_append (flood, "flooder", PARK + 1, 3, 5000, "flood-51");
+    s_send_append (flood, cid, PARK + 1, 3, 5000, "flood-51");
     s_expect_append_reply (flood, RLOG_OK, PARK + 1, &r, "the same request a third time");
-    cr_assert_eq (r.seq, 5 + PARK, "a retry got a new seq %llu", (unsigned long long)r.seq);
+    cr_assert_eq (r.seq, next, "a retry got a new seq %llu", (unsigned long long)r.seq);
     s_close (&other);
     s_close (&flood);
     s_wait_all_healthy ();
     s_survived ();
+    cr_assert (failures[0] == 0, "during the flood:%s", failures);
 }
 
 //  ==========================================================================
-//  10. The per-client limit (--max-client-waiting): past it a client gets
+//  17. The per-client limit (--max-client-waiting): past it a client gets
 //  BUSY while others still park. Then the limit is checked across a retry
 //  that moves a parked append from one connection to another: the mover
 //  must not end up with more parked appends than the limit.
 
 Test (hostile, per_client_limit)
 {
-    s_start ("--max-waiters 1000 --max-client-waiting 5", "");
+    s_start_with (0, "--max-waiters 1000 --max-client-waiting 5", "");
     s_pause (&s_cluster.secondaries[1]);
     zsock_t *a = s_dealer (s_cluster.master.client_port, NULL, 0);
     zsock_t *b = s_dealer (s_cluster.master.client_port, NULL, 0);
+    uint8_t a_id[PROTO_CLIENT_ID_SIZE], b_id[PROTO_CLIENT_ID_SIZE];
+    s_open (a, a_id);
+    s_open (b, b_id);
     char text[64];
     reply_t r;
     for (uint64_t req = 1; req <= 5; req++) {
         snprintf (text, sizeof text, "quota-a-%llu", (unsigned long long)req);
-        s_send_append (a, "quota-a", req, 3, 1000, text);
+        s_send_append (a, a_id, req, 3, 1000, text);
         snprintf (text, sizeof text, "quota-b-%llu", (unsigned long long)req);
-        s_send_append (b, "quota-b", req, 3, 0, text);
+        s_send_append (b, b_id, req, 3, 0, text);
     }
-    s_send_append (a, "quota-a", 6, 3, 0, "quota-a-6");
+    s_send_append (a, a_id, 6, 3, 0, "quota-a-6");
     s_expect_append_reply (a, RLOG_BUSY, 6, &r, "a's 6th parked append");
     cr_assert (strstr (r.text, "this client"), "%s", r.text);
-    s_send_append (b, "quota-b", 6, 3, 0, "quota-b-6");
+    s_send_append (b, b_id, 6, 3, 0, "quota-b-6");
     s_expect_append_reply (b, RLOG_BUSY, 6, &r, "b's 6th parked append");
     rlog_status_t status;
     s_status (&s_cluster.master, &status);
     cr_assert_eq (status.waiting, 10);
     //  Others are not limited by a and b.
     zsock_t *c = s_dealer (s_cluster.master.client_port, NULL, 0);
-    s_send_append (c, "quota-c", 1, 2, 5000, "quota-c-1");
+    uint8_t c_id[PROTO_CLIENT_ID_SIZE];
+    s_open (c, c_id);
+    s_send_append (c, c_id, 1, 2, 5000, "quota-c-1");
     s_expect_append_reply (c, RLOG_OK, 1, &r, "c's w=2 append");
     s_expect_str (r.seq, "quota-c-1");
     s_close (&c);
@@ -2272,7 +2634,7 @@ Test (hostile, per_client_limit)
     //  b, at its limit, retries a's first request, which would move that
     //  parked reply to b. Whether the master moves it or refuses the retry
     //  BUSY, once a's appends time out (1 s) b must have its five, no more.
-    s_send_append (b, "quota-a", 1, 3, 0, "quota-a-1");
+    s_send_append (b, a_id, 1, 3, 0, "quota-a-1");
     bool a_done[6] = {false}, moved_done = false;
     int64_t deadline = zclock_mono () + 5000;
     while (!(a_done[2] && a_done[3] && a_done[4] && a_done[5] && (a_done[1] || moved_done)) &&
@@ -2302,15 +2664,12 @@ Test (hostile, per_client_limit)
     s_status (&s_cluster.master, &status);
     cr_assert_eq (status.waiting, 5, "%u waiting: b's five", status.waiting);
     //  b still has its five parked: one more must be BUSY.
-    s_send_append (b, "quota-b", 7, 3, 0, "quota-b-7");
+    s_send_append (b, b_id, 7, 3, 0, "quota-b-7");
     bool answered = s_recv (b, QUIET_MS, &r);
     s_status (&s_cluster.master, &status);
     cr_assert (answered && r.code == RLOG_BUSY,
                "per-client limit bypassed: b already has 5 appends parked "
-               "(--max-client-waiting 5), its 7th was %s; the master now has %u waiting, all "
-               "b's. (The retry moved a's parked append to b while b was at its limit; the "
-               "quota_take for b failed silently, and the quota_give when that append timed "
-               "out took one off b's count.)",
+               "(--max-client-waiting 5), its 7th was %s; the master now has %u waiting",
                answered ? rlog_strerror (r.code) : "parked (no answer)", status.waiting);
     s_resume (&s_cluster.secondaries[1]);
     for (int i = 0; i < 5; i++) {
@@ -2326,26 +2685,26 @@ Test (hostile, per_client_limit)
 }
 
 //  ==========================================================================
-//  11. A client that connects and never reads. One DEALER (receive HWM 1,
-//  4 KiB kernel buffer) pipelines 20,000 appends and reads none of the
-//  answers; meanwhile and afterwards another client's w=3 appends must
-//  complete quickly. Then the same kind of client asks for the largest LIST
-//  replies there are (about 4 MB each) and never reads them: the master
-//  must not buffer them without bound (asserted: less than MAX_GROW_MB of
-//  RSS for LIST_ASKS requests; how long an append waits behind them is
-//  reported, not asserted).
+//  18. A client that connects and never reads. One DEALER (receive HWM 1,
+//  4 KiB kernel buffer) opens a session, then pipelines 20,000 appends and
+//  reads none of the answers; meanwhile and afterwards another client's w=3
+//  appends must complete quickly. Then the same kind of client asks for
+//  LIST pages of 1 MB (one large entry each), LIST_ASKS times (256 MB in
+//  all), and never reads them: the master must not buffer them without
+//  bound (less than MAX_GROW_MB of RSS), and an append behind them is
+//  still answered.
 
 #define NEVER_READ  20000
-#define LIST_ASKS   64
+#define LIST_ASKS   256
 #define BIG_ENTRY   (1000 * 1000)
 #define FAST_MS     500
 #define MAX_GROW_MB 128
 
 typedef struct {
     int port;
-    volatile int sent;
-    volatile bool sending_done;
-    volatile bool stop;
+    atomic_int sent;
+    atomic_bool sending_done;
+    atomic_bool stop;
     bool running;
     pthread_t thread;
 } never_reader_t;
@@ -2361,23 +2720,44 @@ static void *s_never_reader (void *arg)
     zsock_set_rcvbuf (sock, 4096);
     zsock_set_sndhwm (sock, 100000);
     zsock_set_sndtimeo (sock, 5000);
+    zsock_set_rcvtimeo (sock, 5000);
     zsock_connect (sock, "tcp://127.0.0.1:%d", nr->port);
     proto_encoder_t *enc = proto_encoder_new ();
+    proto_decoder_t *dec = proto_decoder_new (1024);
     void *handle = zsock_resolve (sock);
+    //  The session's OPEN is the one answer it reads.
+    uint8_t cid[PROTO_CLIENT_ID_SIZE] = {0};
+    proto_msg_t msg = {.type = PROTO_OPEN};
+    zmq_msg_t reply;
+    zmq_msg_init (&reply);
+    bool open = proto_encode (enc, &msg) == 0 &&
+                zmq_send (handle, proto_encoder_data (enc), proto_encoder_size (enc), 0) >= 0 &&
+                zmq_msg_recv (&reply, handle, 0) >= 0 &&
+                proto_decode (dec, zmq_msg_data (&reply), zmq_msg_size (&reply), &msg) == RLOG_OK &&
+                msg.type == PROTO_OPEN_REPLY && msg.client_id_size == PROTO_CLIENT_ID_SIZE;
+    if (open)
+        memcpy (cid, msg.client_id, sizeof cid);
+    zmq_msg_close (&reply);
     char text[32];
-    for (int i = 1; i <= NEVER_READ; i++) {
+    for (int i = 1; open && i <= NEVER_READ; i++) {
         snprintf (text, sizeof text, "nr-%d", i);
-        proto_encode_append (enc, (const uint8_t *)"never-reads", 11, (uint64_t)i, 1, 0, text,
-                             strlen (text));
-        if (zmq_send (handle, "", 0, ZMQ_SNDMORE) < 0 ||
+        msg = (proto_msg_t){.type = PROTO_APPEND,
+                            .client_id = cid,
+                            .client_id_size = 16,
+                            .req_id = (uint64_t)i,
+                            .w = 1,
+                            .data = (const uint8_t *)text,
+                            .size = strlen (text)};
+        if (proto_encode (enc, &msg) != 0 ||
             zmq_send (handle, proto_encoder_data (enc), proto_encoder_size (enc), 0) < 0)
             break;
-        nr->sent = i;
+        atomic_store (&nr->sent, i);
     }
     proto_encoder_destroy (&enc);
-    nr->sending_done = true;
+    proto_decoder_destroy (&dec);
+    atomic_store (&nr->sending_done, true);
     //  Keep the connection (and the unread answers) until the test ends.
-    while (!nr->stop)
+    while (!atomic_load (&nr->stop))
         zclock_sleep (10);
     zsock_destroy (&sock);
     return NULL;
@@ -2387,7 +2767,7 @@ static void s_never_reader_stop (void)
 {
     never_reader_t *nr = &s_never_reader_state;
     if (nr->running) {
-        nr->stop = true;
+        atomic_store (&nr->stop, true);
         pthread_join (nr->thread, NULL);
         nr->running = false;
     }
@@ -2414,17 +2794,18 @@ static int64_t s_timed_append (const char *text)
     return zclock_mono () - start;
 }
 
-Test (hostile, client_that_never_reads, .timeout = 60.0)
+Test (hostile, client_that_never_reads, .timeout = 90.0)
 {
-    s_start ("", "");
+    s_start ();
     never_reader_t *nr = &s_never_reader_state;
+    memset (nr, 0, sizeof *nr);
     nr->port = s_cluster.master.client_port;
     cr_assert_eq (pthread_create (&nr->thread, NULL, s_never_reader, nr), 0);
     nr->running = true;
     int64_t worst = 0;
     char text[64];
     int probes = 0;
-    while (!nr->sending_done || probes < 10) {
+    while (!atomic_load (&nr->sending_done) || probes < 10) {
         snprintf (text, sizeof text, "probe-%d", ++probes);
         int64_t took = s_timed_append (text);
         worst = took > worst ? took : worst;
@@ -2435,7 +2816,8 @@ Test (hostile, client_that_never_reads, .timeout = 60.0)
         int64_t took = s_timed_append (text);
         worst = took > worst ? took : worst;
     }
-    cr_assert_eq (nr->sent, NEVER_READ, "the never-reading client could only send %d", nr->sent);
+    cr_assert_eq (atomic_load (&nr->sent), NEVER_READ,
+                  "the never-reading client could only send %d", atomic_load (&nr->sent));
     cr_log_info ("%d w=3 appends next to a client that never reads: the slowest took %lld ms",
                  probes, (long long)worst);
     cr_assert_lt (worst, FAST_MS, "a w=3 append took %lld ms next to a client that never reads",
@@ -2448,7 +2830,7 @@ Test (hostile, client_that_never_reads, .timeout = 60.0)
         s_expect_unordered (text);
     }
 
-    //  LIST replies of about 4 MB each, never read.
+    //  LIST pages of one large entry each, never read.
     char *big = (char *)malloc (BIG_ENTRY + 1);
     for (int i = 0; i < 4; i++) {
         memset (big, 'A' + i, BIG_ENTRY);
@@ -2463,8 +2845,8 @@ Test (hostile, client_that_never_reads, .timeout = 60.0)
     zsock_set_rcvbuf (lister, 4096);
     cr_assert_eq (zsock_connect (lister, "tcp://127.0.0.1:%d", s_cluster.master.client_port), 0);
     for (int i = 0; i < LIST_ASKS; i++) {
-        proto_encode_list (s_enc, head - 3, 0);
-        s_send_client (lister, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+        proto_msg_t list = {.type = PROTO_LIST, .from = head - 3 + (uint64_t)(i % 4), .count = 1};
+        s_send_msg (lister, &list);
     }
     //  Let the master serve them (a round trip behind them on another
     //  connection), then look at its memory.
@@ -2474,28 +2856,28 @@ Test (hostile, client_that_never_reads, .timeout = 60.0)
     while (zclock_mono () < deadline) {
         long now = s_rss_kb (s_cluster.master.pid);
         after = now > after ? now : after;
-        zclock_sleep (50);
+        zclock_sleep (50); //  sampling interval
     }
     long grown_mb = (after - before) / 1024;
-    s_observed ("OBSERVED: %d unread LIST replies of ~4 MB: master RSS %ld -> %ld MB (+%ld MB); "
-                "an append meanwhile took %lld ms",
-                LIST_ASKS, before / 1024, after / 1024, grown_mb, (long long)took);
+    cr_log_info ("%d unread LIST replies of ~1 MB: master RSS %ld -> %ld MB (+%ld MB); an "
+                 "append meanwhile took %lld ms",
+                 LIST_ASKS, before / 1024, after / 1024, grown_mb, (long long)took);
     s_close (&lister);
     s_never_reader_stop ();
     cr_assert_lt (grown_mb, MAX_GROW_MB,
                   "the master buffered %ld MB of LIST replies for one client that never reads "
-                  "(%d requests of a few bytes each; client ROUTER SNDHWM is 100000 messages, so "
-                  "up to ~400 GB could queue)",
+                  "(%d requests of a few bytes each: the client ROUTER's send queue is bounded "
+                  "in messages, not bytes)",
                   grown_mb, LIST_ASKS);
     s_survived ();
 }
 
 //  ==========================================================================
-//  12. Oversized frames: past ZMQ_MAXMSGSIZE libzmq drops the connection
+//  19. Oversized frames: past ZMQ_MAXMSGSIZE libzmq drops the connection
 //  (seen on the sender's socket monitor), nothing is answered, the node
-//  goes on. Limits: the master's client socket max-msg + 64 KiB, its peer
-//  socket 64 KiB, a secondary's client socket 64 KiB (PROTOCOL.md says
-//  max-msg + 64 KiB there too; observed and reported, not asserted).
+//  goes on. Limits: every client socket (master's and secondaries') takes
+//  max-msg + 64 KiB, the peer socket 64 KiB. A frame at the limit is
+//  answered (and logged as bad input).
 
 static zsock_t *s_monitored (int port, zactor_t **monitor)
 {
@@ -2524,23 +2906,17 @@ static bool s_disconnected (zactor_t *monitor, int timeout_ms)
 }
 
 //  Send BODY on a fresh monitored connection; returns true if libzmq
-//  dropped the connection, false if the frame was answered (MALFORMED).
-static bool s_send_blob (int port, bool peer, const uint8_t *body, size_t size, const char *who)
+//  dropped the connection, false if the frame was answered (by an error).
+static bool s_send_blob (int port, const uint8_t *body, size_t size, const char *who)
 {
     zactor_t *monitor;
     zsock_t *sock = s_monitored (port, &monitor);
-    //  First a sound request, so the connection is known to be up.
-    proto_encode_status (s_enc);
-    if (peer)
-        s_send_peer (sock, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
-    else
-        s_send_client (sock, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+    //  First a request every socket answers, so the connection is known up.
+    proto_msg_t status = {.type = PROTO_STATUS};
+    s_send_msg (sock, &status);
     reply_t r;
     cr_assert (s_recv (sock, REPLY_MS, &r), "%s: no answer to a STATUS", who);
-    if (peer)
-        s_send_peer (sock, body, size);
-    else
-        s_send_client (sock, body, size);
+    s_send (sock, body, size);
     bool dropped = false, answered = false;
     int64_t deadline = zclock_mono () + REPLY_MS;
     while (!dropped && !answered && zclock_mono () < deadline) {
@@ -2550,121 +2926,134 @@ static bool s_send_blob (int port, bool peer, const uint8_t *body, size_t size, 
     cr_assert (dropped || answered, "%s: a %zu-byte frame was neither answered nor dropped", who,
                size);
     if (answered)
-        cr_assert (r.type == PROTO_ERROR && r.code == RLOG_MALFORMED, "%s: %zu bytes: %s %s", who,
-                   size, proto_type_name (r.type), rlog_strerror (r.code));
+        cr_assert (r.type == PROTO_ERROR, "%s: %zu bytes: %s %s", who, size,
+                   proto_type_name (r.type), rlog_strerror (r.code));
     zactor_destroy (&monitor);
     s_close (&sock);
     return dropped;
 }
 
 //  The same with SIZE bytes that are never valid msgpack.
-static bool s_send_big (int port, bool peer, size_t size, const char *who)
+static bool s_send_big (int port, size_t size, const char *who)
 {
     uint8_t *body = (uint8_t *)malloc (size);
     memset (body, 0xc1, size);
-    bool dropped = s_send_blob (port, peer, body, size, who);
+    bool dropped = s_send_blob (port, body, size, who);
     free (body);
     return dropped;
 }
 
 Test (hostile, oversized_frames)
 {
-    s_start ("--max-msg 4096", "--max-msg 4096");
+    s_start_with (4096, "", "");
     size_t client_max = 4096 + 65536;
-    int mport = s_cluster.master.client_port;
-    cr_assert (!s_send_big (mport, false, client_max, "master client"),
-               "the master dropped a frame of max-msg + 64 KiB");
-    cr_assert (s_send_big (mport, false, client_max + 1, "master client"),
-               "the master took a frame of max-msg + 64 KiB + 1");
-    cr_assert (s_send_big (mport, false, 8 << 20, "master client"));
-    //  An APPEND at exactly the frame limit is refused by size, with its id.
-    zsock_t *d = s_dealer (mport, NULL, 0);
-    size_t payload = client_max - 64;
-    char *data = (char *)malloc (client_max);
-    memset (data, 'p', client_max);
-    proto_encode_append (s_enc, s_cid, 16, 42, 1, 0, data, payload);
-    while (proto_encoder_size (s_enc) < client_max)
-        proto_encode_append (s_enc, s_cid, 16, 42, 1, 0, data, ++payload);
-    cr_assert_eq (proto_encoder_size (s_enc), client_max);
-    s_send_client (d, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
-    reply_t r;
-    s_expect_append_reply (d, RLOG_TOO_LARGE, 42, &r, "an APPEND of max-msg + 64 KiB");
-    s_close (&d);
-    free (data);
-
-    cr_assert (!s_send_big (s_cluster.peer_port, true, 65536, "master peer"));
-    cr_assert (s_send_big (s_cluster.peer_port, true, 65537, "master peer"));
-    for (int i = 0; i < 2; i++) {
-        int port = s_cluster.secondaries[i].client_port;
-        cr_assert (s_send_big (port, false, client_max + 1, s_cluster.secondaries[i].id));
-        bool dropped = s_send_big (port, false, 65537, s_cluster.secondaries[i].id);
-        s_observed ("OBSERVED: %s client socket (--max-msg 4096) %s a 65,537-byte frame; "
-                    "PROTOCOL.md says client sockets take max-msg + 64 KiB = %zu",
-                    s_cluster.secondaries[i].id, dropped ? "dropped" : "answered", client_max);
+    //  The peer socket first: bad-input lines are rate-limited per node.
+    cr_assert (!s_send_big (s_cluster.peer_port, PEER_MAX, "master peer"));
+    cr_assert (s_send_big (s_cluster.peer_port, PEER_MAX + 1, "master peer"));
+    cr_assert (s_wait_line (s_cluster.master.log_path, "peer sent a bad frame", 3000));
+    cr_assert (s_send_big (s_cluster.peer_port, 8 << 20, "master peer"));
+    for (int n = 0; n < 3; n++) {
+        int port = s_node (n)->client_port;
+        const char *who = s_node (n)->id;
+        cr_assert (!s_send_big (port, client_max, who), "%s dropped a frame of max-msg + 64 KiB",
+                   who);
+        cr_assert (s_send_big (port, client_max + 1, who),
+                   "%s took a frame of max-msg + 64 KiB + 1", who);
+        cr_assert (s_send_big (port, 8 << 20, who), "%s took 8 MB", who);
+        //  (The master's one line a second may be the peer frame's above.)
+        cr_assert (s_wait_line (s_node (n)->log_path, "sent a bad", 3000),
+                   "%s did not log the bad frame at its limit", who);
+    }
+    //  An APPEND at exactly the frame limit is refused by size, with its id,
+    //  on the master and on a secondary.
+    for (int n = 0; n < 2; n++) {
+        zsock_t *d = s_dealer (s_node (n)->client_port, NULL, 0);
+        char *data = (char *)malloc (client_max);
+        memset (data, 'p', client_max);
+        proto_msg_t append = {.type = PROTO_APPEND,
+                              .client_id = s_cid,
+                              .client_id_size = 16,
+                              .req_id = 42,
+                              .w = 1,
+                              .data = (const uint8_t *)data,
+                              .size = client_max - 64};
+        cr_assert_eq (proto_encode (s_enc, &append), 0);
+        while (proto_encoder_size (s_enc) < client_max) {
+            append.size++;
+            cr_assert_eq (proto_encode (s_enc, &append), 0);
+        }
+        cr_assert_eq (proto_encoder_size (s_enc), client_max);
+        s_send_encoded (d);
+        reply_t r;
+        s_expect_append_reply (d, RLOG_TOO_LARGE, 42, &r, "an APPEND of max-msg + 64 KiB");
+        s_close (&d);
+        free (data);
     }
     s_survived ();
 }
 
 //  ==========================================================================
-//  13. Extreme values in sound frames: request ids 0 and 2^64-1, empty and
-//  64-byte client ids, LIST ranges at the ends of the seq space, and
-//  timeouts so large they mean "wait", which must not become an instant
+//  20. Extreme values in sound frames: request ids 0 and 2^64-1, client
+//  ids the master never issued, LIST ranges at the ends of the seq space,
+//  and timeouts so large they mean "wait", which must not become an instant
 //  deadline (or a signed overflow) when added to the clock.
 
 Test (hostile, extreme_values)
 {
-    s_start ("", "");
+    s_start ();
     zsock_t *d = s_dealer (s_cluster.master.client_port, NULL, 0);
+    uint8_t cid[PROTO_CLIENT_ID_SIZE];
+    s_open (d, cid);
     reply_t r;
     uint64_t seq;
-    s_send_append (d, "edge-a", UINT64_MAX, 1, 0, "req UINT64_MAX");
+    s_send_append (d, cid, UINT64_MAX, 1, 0, "req UINT64_MAX");
     s_expect_append_reply (d, RLOG_OK, UINT64_MAX, &r, "req_id 2^64-1");
     seq = r.seq;
     s_expect_str (seq, "req UINT64_MAX");
-    s_send_append (d, "edge-a", UINT64_MAX, 1, 0, "req UINT64_MAX");
+    s_send_append (d, cid, UINT64_MAX, 1, 0, "req UINT64_MAX");
     s_expect_append_reply (d, RLOG_OK, UINT64_MAX, &r, "req_id 2^64-1 again");
     cr_assert_eq (r.seq, seq, "a retry of req 2^64-1 got seq %llu", (unsigned long long)r.seq);
     //  Nothing has left this client's window, so a lower id is a request
     //  that arrived late, not a stale one: appended once, then found.
-    s_send_append (d, "edge-a", 1, 1, 0, "late");
+    s_send_append (d, cid, 1, 1, 0, "late");
     s_expect_append_reply (d, RLOG_OK, 1, &r, "req 1 after 2^64-1");
     seq = r.seq;
     s_expect_str (seq, "late");
-    s_send_append (d, "edge-a", 1, 1, 0, "late");
+    s_send_append (d, cid, 1, 1, 0, "late");
     s_expect_append_reply (d, RLOG_OK, 1, &r, "req 1 again");
     cr_assert_eq (r.seq, seq, "a retry of req 1 got seq %llu", (unsigned long long)r.seq);
-    s_send_append (d, "", 0, 1, 0, "empty client id, req 0");
-    s_expect_append_reply (d, RLOG_OK, 0, &r, "empty client id, req 0");
+    s_send_append (d, cid, 0, 1, 0, "req 0");
+    s_expect_append_reply (d, RLOG_OK, 0, &r, "req 0");
     seq = r.seq;
-    s_expect_str (seq, "empty client id, req 0");
-    s_send_append (d, "", 0, 1, 0, "empty client id, req 0");
-    s_expect_append_reply (d, RLOG_OK, 0, &r, "the same again");
+    s_expect_str (seq, "req 0");
+    s_send_append (d, cid, 0, 1, 0, "req 0");
+    s_expect_append_reply (d, RLOG_OK, 0, &r, "req 0 again");
     cr_assert_eq (r.seq, seq);
-    char cid64[65];
-    memset (cid64, 0x7f, 64);
-    cid64[64] = 0;
-    s_send_append (d, cid64, 1, 1, 0, "64-byte client id");
-    s_expect_append_reply (d, RLOG_OK, 1, &r, "64-byte client id");
-    s_expect_str (r.seq, "64-byte client id");
+    //  Client ids the master never issued: STALE, nothing stored.
+    uint8_t stranger[PROTO_CLIENT_ID_SIZE];
+    memset (stranger, 0, sizeof stranger);
+    for (int k = 0; k < 2; k++) {
+        s_send_append (d, stranger, 5, 1, 0, "from a stranger");
+        s_expect_append_reply (d, RLOG_STALE, 5, &r, "an append of a client id never issued");
+        memset (stranger, 0xff, sizeof stranger);
+    }
     uint64_t ws[] = {0, 4, 255, 1ULL << 32, UINT64_MAX};
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-        s_send_append (d, "edge-w", 1 + i, ws[i], 0, "bad w");
-        s_expect_append_reply (d, RLOG_BAD_W, 1 + i, &r, "an out-of-range w");
+        s_send_append (d, cid, 100 + i, ws[i], 0, "bad w");
+        s_expect_append_reply (d, RLOG_BAD_W, 100 + i, &r, "an out-of-range w");
     }
     //  LIST at the ends of the seq space, on every node.
-    uint64_t head = seq + 1;
-    int ports[3] = {s_cluster.master.client_port, s_cluster.secondaries[0].client_port,
-                    s_cluster.secondaries[1].client_port};
+    uint64_t head = seq;
     for (int n = 0; n < 3; n++) {
         s_wait_head (s_node (n), head);
-        zsock_t *l = s_dealer (ports[n], NULL, 0);
+        zsock_t *l = s_dealer (s_node (n)->client_port, NULL, 0);
         uint64_t lists[][3] = {
             {UINT64_MAX, UINT64_MAX, 0}, {UINT64_MAX, 0, 0}, {head + 1, UINT64_MAX, 0},
             {head, UINT64_MAX, 1},       {0, 0, head},       {1, 1, 1},
             {0, UINT64_MAX, head}};
         for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
-            proto_encode_list (s_enc, lists[i][0], lists[i][1]);
-            s_send_client (l, proto_encoder_data (s_enc), proto_encoder_size (s_enc));
+            proto_msg_t list = {.type = PROTO_LIST, .from = lists[i][0], .count = lists[i][1]};
+            s_send_msg (l, &list);
             cr_assert (s_recv (l, REPLY_MS, &r), "%s: no answer to LIST", s_node (n)->id);
             cr_assert (r.type == PROTO_LIST_REPLY && r.code == RLOG_OK, "%s: LIST got %s",
                        s_node (n)->id, proto_type_name (r.type));
@@ -2682,39 +3071,24 @@ Test (hostile, extreme_values)
     s_pause (&s_cluster.secondaries[1]);
     uint64_t timeouts[] = {1ULL << 62, INT64_MAX, UINT64_MAX, (uint64_t)INT64_MAX + 1};
     const char *names[] = {"2^62", "INT64_MAX", "UINT64_MAX", "2^63"};
-    char failures[512] = "";
     zsock_t *w[4];
     for (int i = 0; i < 4; i++) {
         w[i] = s_dealer (s_cluster.master.client_port, NULL, 0);
         char text[64];
         snprintf (text, sizeof text, "timeout %s", names[i]);
-        s_send_append (w[i], "edge-t", 1 + (uint64_t)i, 3, timeouts[i], text);
+        s_send_append (w[i], cid, 200 + (uint64_t)i, 3, timeouts[i], text);
     }
-    bool early[4] = {false};
     for (int i = 0; i < 4; i++) {
         char why[64];
-        if (!s_alive (&s_cluster.master, why, sizeof why)) {
-            snprintf (failures + strlen (failures), sizeof failures - strlen (failures),
-                      " the master died (%s, see %s) after w=3 appends with huge timeout_ms;", why,
-                      s_cluster.master.log_path);
-            break;
-        }
-        char text[64];
-        snprintf (text, sizeof text, "timeout %s", names[i]);
-        if (s_recv (w[i], QUIET_MS, &r)) {
-            early[i] = true;
-            snprintf (failures + strlen (failures), sizeof failures - strlen (failures),
-                      " timeout_ms %s was answered at once: %s (%s);", names[i],
-                      rlog_strerror (r.code), r.text);
-            if (r.seq) //  stored all the same
-                s_expect_str (r.seq, text);
-        }
+        cr_assert (s_alive (&s_cluster.master, why, sizeof why),
+                   "the master died (%s, see %s) after w=3 appends with huge timeout_ms", why,
+                   s_cluster.master.log_path);
+        bool early = s_recv (w[i], QUIET_MS, &r);
+        cr_assert (!early, "timeout_ms %s was answered at once: %s (%s)", names[i],
+                   rlog_strerror (r.code), r.text);
     }
-    cr_assert (strstr (failures, "died") == NULL, "huge timeouts:%s", failures);
     s_resume (&s_cluster.secondaries[1]);
     for (int i = 0; i < 4; i++) {
-        if (early[i])
-            continue;
         char text[64];
         snprintf (text, sizeof text, "timeout %s", names[i]);
         cr_assert (s_recv (w[i], 10000, &r), "timeout %s: never answered", names[i]);
@@ -2726,59 +3100,4 @@ Test (hostile, extreme_values)
     s_close (&d);
     s_wait_all_healthy ();
     s_survived ();
-    cr_assert (failures[0] == 0, "huge timeouts:%s", failures);
-}
-
-//  ==========================================================================
-//  14. The hijack of section 8 against a master with a data dir, where a
-//  HELLO also claims a longer log than the master's. Observed and reported,
-//  not asserted (CURVE binds node ids to keys when it is on); what is
-//  asserted: no node dies and no log changes.
-
-Test (hostile, hijack_claiming_a_longer_log)
-{
-    s_start ("--data-dir %s/master-data --fsync never", "");
-    rlog_status_t status;
-    s_status (&s_cluster.master, &status);
-    zsock_t *impostor = s_dealer (s_cluster.peer_port, "s2", 2);
-    s_send_hello (impostor, "s2", UINT64_MAX, status.head + 1000);
-    reply_t r;
-    bool answered = s_recv (impostor, REPLY_MS, &r);
-    s_observed ("OBSERVED longer-log hijack: HELLO 's2' (epoch 2^64-1, last_seq head+1000) from a "
-                "DEALER with s2's routing id: %s %s '%s'",
-                answered ? proto_type_name (r.type) : "no answer",
-                answered && r.type == PROTO_ERROR ? rlog_strerror (r.code) : "", r.text);
-    s_close (&impostor);
-    //  s2 takes its route back within its ZMTP heartbeat timeout.
-    int64_t start = zclock_mono ();
-    int three = 3;
-    bool back = h_wait_status (&s_cluster.master, h_pred_healthy, &three, 5000);
-    s_status (&s_cluster.master, &status);
-    s_observed ("OBSERVED longer-log hijack: %lld ms later the master is %s%s%s (healthy %u)",
-                (long long)(zclock_mono () - start), status.mode, status.reason[0] ? ": " : "",
-                status.reason, status.healthy);
-    rlog_client_t *client = h_client (&s_cluster.master);
-    rlog_append_result_t result;
-    int rc = rlog_client_append (client, "after the claim", 15, 3, 2000, &result);
-    s_observed ("OBSERVED longer-log hijack: then a w=3 append: %s (%s)%s", rlog_strerror (rc),
-                rlog_client_error (client), back ? "" : "; never back to read-write in 5 s");
-    if (result.seq)
-        s_expect_str (result.seq, "after the claim");
-    rlog_client_destroy (&client);
-    for (int i = 0; i < 3; i++) {
-        char why[64];
-        cr_assert (s_alive (s_node (i), why, sizeof why), "%s is gone: %s", s_node (i)->id, why);
-    }
-    blobs_t master;
-    s_list (&s_cluster.master, &master);
-    s_assert_expected (&master);
-    for (int i = 1; i < 3; i++) {
-        s_wait_head (s_node (i), master.count);
-        blobs_t log;
-        s_list (s_node (i), &log);
-        s_assert_same_log (&master, &log, s_node (i)->id);
-        s_blobs_free (&log);
-    }
-    s_blobs_free (&master);
-    s_no_sanitizer_reports ();
 }
