@@ -1783,9 +1783,68 @@ static uint64_t s_le (const unsigned char *p, int bytes)
     return v;
 }
 
-//  Read every rollback-*.log of secondary INDEX's data dir: records as in a
-//  segment, [u32 len][u32 crc][u64 epoch][u64 seq][u64 req_id]
-//  [u8 client_id_size][client_id][payload] (see src/disklog.h).
+//  A LEB128 varint at *P (below END); false if it runs past END.
+static bool s_varint (const unsigned char **p, const unsigned char *end, uint64_t *value)
+{
+    *value = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        unsigned char byte = *(*p)++;
+        *value |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            return true;
+    }
+    return false;
+}
+
+static void s_rolled_push (uint64_t seq, uint64_t epoch, int node, const unsigned char *data,
+                           size_t size)
+{
+    if (g_rolled_count == g_rolled_cap) {
+        size_t cap = g_rolled_cap ? g_rolled_cap * 2 : 256;
+        rolled_t *grown = (rolled_t *)realloc (g_rolled, cap * sizeof (rolled_t));
+        if (!grown)
+            return;
+        g_rolled = grown;
+        g_rolled_cap = cap;
+    }
+    rolled_t *r = &g_rolled[g_rolled_count++];
+    r->seq = seq;
+    r->epoch = epoch;
+    r->node = node;
+    r->size = (uint8_t)(size < sizeof r->value ? size : sizeof r->value);
+    memcpy (r->value, data, r->size);
+}
+
+//  One record batch at P (SIZE bytes left; src/core/record.h): [u32 size]
+//  [u32 crc][u64 epoch][u64 first_seq][u32 count][u8 flags][u8 id_size]
+//  [u64 first_req][client id], then COUNT entries [varint req_delta]
+//  [varint size][payload]. Returns the bytes it takes, 0 if unreadable.
+static size_t s_rolled_record (const unsigned char *p, size_t size, int node)
+{
+    if (size < 38)
+        return 0;
+    uint64_t len = s_le (p, 4);
+    if (len < 34 || len > size - 4)
+        return 0;
+    uint64_t epoch = s_le (p + 8, 8), seq = s_le (p + 16, 8), count = s_le (p + 24, 4);
+    size_t id_size = p[29];
+    const unsigned char *at = p + 38 + id_size, *end = p + 4 + len;
+    if (at > end)
+        return 0;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t delta, bytes;
+        if (!s_varint (&at, end, &delta) || !s_varint (&at, end, &bytes) ||
+            bytes > (uint64_t)(end - at))
+            return 0;
+        if (bytes > 0) //  an epoch marker holds no message
+            s_rolled_push (seq + i, epoch, node, at, (size_t)bytes);
+        at += bytes;
+    }
+    return at == end ? (size_t)len + 4 : 0;
+}
+
+//  Read every rollback-*.log of secondary INDEX's data dir: whole records,
+//  as the log holds them (a slice of the log's bytes; src/core/record.h).
 static void s_collect_rollbacks (int index)
 {
     const node_t *node = &g_nodes[index];
@@ -1803,31 +1862,22 @@ static void s_collect_rollbacks (int index)
         if (!f)
             continue;
         g_rolled_files++;
-        unsigned char head[33], body[1024];
-        while (fread (head, 1, sizeof head, f) == sizeof head) {
-            uint64_t len = s_le (head, 4);
-            size_t id_size = head[32];
-            if (len < 25 + id_size || len - 25 > sizeof body ||
-                fread (body, 1, (size_t)len - 25, f) != (size_t)len - 25) {
-                g_rolled_unreadable++;
-                break;
-            }
-            if (g_rolled_count == g_rolled_cap) {
-                size_t cap = g_rolled_cap ? g_rolled_cap * 2 : 256;
-                rolled_t *grown = (rolled_t *)realloc (g_rolled, cap * sizeof (rolled_t));
-                if (!grown)
+        unsigned char *bytes = NULL;
+        long size = -1;
+        if (fseek (f, 0, SEEK_END) == 0 && (size = ftell (f)) >= 0 && fseek (f, 0, SEEK_SET) == 0)
+            bytes = (unsigned char *)malloc ((size_t)size + 1);
+        if (!bytes || fread (bytes, 1, (size_t)size, f) != (size_t)size)
+            g_rolled_unreadable++;
+        else
+            for (size_t at = 0; at < (size_t)size;) {
+                size_t used = s_rolled_record (bytes + at, (size_t)size - at, index);
+                if (used == 0) {
+                    g_rolled_unreadable++;
                     break;
-                g_rolled = grown;
-                g_rolled_cap = cap;
+                }
+                at += used;
             }
-            rolled_t *r = &g_rolled[g_rolled_count++];
-            size_t size = (size_t)len - 25 - id_size;
-            r->seq = s_le (head + 16, 8);
-            r->epoch = s_le (head + 8, 8);
-            r->node = index;
-            r->size = (uint8_t)(size < sizeof r->value ? size : sizeof r->value);
-            memcpy (r->value, body + id_size, r->size);
-        }
+        free (bytes);
         fclose (f);
     }
     closedir (dir);
