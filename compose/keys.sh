@@ -7,10 +7,14 @@
 #                            (and of `docker-compose exec NODE logcli ...`)
 #   operator                 a client key for people: the host's build/logcli,
 #                            or `exec -e RLOG_CURVE_SECRET=/keys/operator ...`
-#   allow/                   public halves of s1, s2, healthcheck, operator:
-#                            the keys every node lets in (--curve-allow)
+#   nodes/                   public halves of master, s1, s2, each named by its
+#                            node id: the keys the peer sockets admit, each id
+#                            bound to its own (--curve-allow-nodes)
+#   clients/                 public halves of healthcheck, operator: the keys
+#                            the client sockets admit too (--curve-allow-clients)
 # Existing certificates are kept (delete KEYS_DIR to start over; the nodes
-# must then be restarted); allow/ is refilled every time.
+# must then be restarted); nodes/ and clients/ are refilled every time (and
+# allow/, of the earlier single directory, removed).
 #
 # The containers run as uid 10001 and read the secrets through a read-only
 # bind mount, so the secret files must be readable by 10001:
@@ -25,8 +29,9 @@ logcli=$1
 dir=$2
 [ -x "$logcli" ] || { echo "keys: $logcli missing: run make first" >&2; exit 1; }
 
-mkdir -p "$dir/allow"
-chmod 0755 "$dir" "$dir/allow"
+rm -rf "$dir/allow"
+mkdir -p "$dir/nodes" "$dir/clients"
+chmod 0755 "$dir" "$dir/nodes" "$dir/clients"
 made=0
 for name in master s1 s2 healthcheck operator; do
     if [ -f "$dir/$name" ] && [ -f "$dir/${name}_secret" ]; then
@@ -37,12 +42,16 @@ for name in master s1 s2 healthcheck operator; do
     made=$((made + 1))
 done
 
-# only the public halves of the clients the nodes must let in
-rm -f "$dir/allow/"*
-for name in s1 s2 healthcheck operator; do
-    cp "$dir/$name" "$dir/allow/$name"
+# only public halves: node keys named by node id, client keys apart
+rm -f "$dir/nodes/"* "$dir/clients/"*
+for name in master s1 s2; do
+    cp "$dir/$name" "$dir/nodes/$name"
 done
-chmod 0644 "$dir"/master "$dir"/s1 "$dir"/s2 "$dir"/healthcheck "$dir"/operator "$dir/allow/"*
+for name in healthcheck operator; do
+    cp "$dir/$name" "$dir/clients/$name"
+done
+chmod 0644 "$dir"/master "$dir"/s1 "$dir"/s2 "$dir"/healthcheck "$dir"/operator \
+    "$dir/nodes/"* "$dir/clients/"*
 
 if [ "$(id -u)" -eq 0 ] && [ "${KEYS_DEV:-0}" != 1 ]; then
     group=${SUDO_GID:-$(id -g)}
@@ -53,4 +62,4 @@ else
     chmod 0644 "$dir"/*_secret
     how="mode 0644 (readable by every local user: dev only; run as root for 0640)"
 fi
-echo "keys: $dir: $made new certificate(s); allow/: s1 s2 healthcheck operator; secrets $how"
+echo "keys: $dir: $made new certificate(s); nodes/: master s1 s2; clients/: healthcheck operator; secrets $how"

@@ -14,7 +14,10 @@ reach the master at its pod's headless DNS name; the PodDisruptionBudget
 no privilege escalation, no capabilities, no service links; three logcli
 status probes; the data volume claim is mounted where RLOG_DATA_DIR points;
 every key file rlogd or logcli is told to read is projected from the Secret;
-a rendered Secret holds every key the pods project, as CURVE certificates.
+the master knows every secondary's id (RLOG_SECONDARIES: the secondaries'
+pod names) and has a node key for each under its nodes directory, no secret
+key sits in a directory of public keys; a rendered Secret holds every key
+the pods project, as CURVE certificates.
 """
 import base64
 import re
@@ -100,10 +103,18 @@ def check_statefulset(sts, role, replicas, headless, docs):
             want.append(env[k])
     for w in want:
         check(w in paths, f"{name}: {w} is read but not projected from the Secret")
-    allow = env.get("RLOG_CURVE_ALLOW")
-    check(allow and any(p.startswith(allow + "/") for p in paths), f"{name}: allow directory empty")
-    check(not any(p.endswith("_secret") and allow and p.startswith(allow + "/") for p in paths),
-          f"{name}: a secret key in the allow directory")
+    clients = env.get("RLOG_CURVE_ALLOW_CLIENTS")
+    check(clients and any(p.startswith(clients + "/") for p in paths),
+          f"{name}: client key directory empty")
+    nodes = env.get("RLOG_CURVE_ALLOW_NODES")
+    check((role == "master") == bool(nodes), f"{name}: RLOG_CURVE_ALLOW_NODES {nodes}")
+    for d in (clients, nodes):
+        check(not any(d and p.startswith(d + "/") and p.endswith("_secret") for p in paths),
+              f"{name}: a secret key in {d}")
+    if nodes:
+        ids = (env.get("RLOG_SECONDARIES") or "").split(",")
+        for i in ids:
+            check(f"{nodes}/{i}" in paths, f"{name}: no node key for secondary '{i}' in {nodes}")
     secrets = [d for d in docs if d["kind"] == "Secret"]
     for s in secrets:
         if s["metadata"]["name"] == secret:
@@ -145,6 +156,14 @@ def main(argv):
     slabels, senv = check_statefulset(sts["secondary"], "secondary", nodes - 1, hname, docs)
     check(menv.get("RLOG_REPLICAS") == str(nodes - 1),
           f"master RLOG_REPLICAS {menv.get('RLOG_REPLICAS')}, want {nodes - 1}")
+    # the secondaries' ids are their pod names: the master must know each
+    ids = [f"{sts['secondary']['metadata']['name']}-{i}" for i in range(nodes - 1)]
+    check(menv.get("RLOG_SECONDARIES") == ",".join(ids),
+          f"master RLOG_SECONDARIES {menv.get('RLOG_SECONDARIES')}, want {','.join(ids)}")
+    (sc0,) = sts["secondary"]["spec"]["template"]["spec"]["containers"]
+    rid = [e for e in sc0["env"] if e["name"] == "RLOG_ID"]
+    check(rid and rid[0].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name",
+          "secondary: RLOG_ID is not the pod's name")
     # the master pod's full DNS name, the namespace from the downward API
     # (defined before it is used: $(VAR) takes only earlier variables)
     master_dns = f"{sts['master']['metadata']['name']}-0.{hname}.$(POD_NAMESPACE).svc."

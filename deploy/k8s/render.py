@@ -39,7 +39,9 @@ IMAGE_DEFAULT = "rlog:local"
 CLIENT, PUB, PEER = 5555, 5556, 5557
 UID = 10001
 # Secret keys (= file names under /keys): each role's own certificate, the
-# healthcheck's client key, and the public halves the nodes admit.
+# healthcheck's client key, and the public halves the nodes admit: node keys
+# under /keys/nodes, one file per secondary named by its node id (its pod
+# name), client keys under /keys/clients.
 KEY_FILES = ["master", "master_secret", "secondary", "secondary_secret",
              "healthcheck", "healthcheck_secret", "operator"]
 # logcli's probe: exit 0 when the node answers on its own client port, with
@@ -122,6 +124,12 @@ def key_item(key, path):
     return {"key": key, "path": path}
 
 
+def secondary_ids(a):
+    """The secondaries' node ids: their pod names (RLOG_ID), which the master
+    must know (RLOG_SECONDARIES): it refuses any other id."""
+    return [f"{a.name}-secondary-{i}" for i in range(a.nodes - 1)]
+
+
 def role_spec(a, role):
     """What differs between the roles: rlogd's arguments, its RLOG_* environment
     (each rlogd flag reads RLOG_<FLAG>; a flag wins over the environment), the
@@ -131,24 +139,30 @@ def role_spec(a, role):
         env("RLOG_HEARTBEAT_MS", a.heartbeat_ms),
         env("RLOG_DATA_DIR", "/data/log"),     # on the pod's volume; rlogd creates log/
         env("RLOG_FSYNC", a.fsync),
-        env("RLOG_CURVE_ALLOW", "/keys/allow"),
+        env("RLOG_CURVE_ALLOW_CLIENTS", "/keys/clients"),
         # logcli's, in the probes and in `kubectl exec POD -- logcli ...`: the
         # healthcheck client key (rlogd's own certificate is its --curve-secret)
         env("RLOG_CURVE_SECRET", "/keys/healthcheck"),
     ]
     # the public keys a node admits: its clients' (the probes', people's), and
-    # on the master the secondaries' too
-    allow = [key_item("healthcheck", "allow/healthcheck"), key_item("operator", "allow/operator")]
+    # on the master the secondaries' too, one file per node id (the pods of a
+    # StatefulSet share one template, so the secondaries share one key: each
+    # id is bound to it, and no client key can pose as a secondary)
+    clients = [key_item("healthcheck", "clients/healthcheck"),
+               key_item("operator", "clients/operator")]
     if role == "master":
+        ids = secondary_ids(a)
         return {
             "args": ["master", "--curve-secret", "/keys/master"],
             "env": [env("RLOG_REPLICAS", a.nodes - 1),   # quorum: a majority of all nodes
+                    env("RLOG_SECONDARIES", ",".join(ids)),
                     env("RLOG_PUB", f"tcp://*:{PUB}"),
                     env("RLOG_PEER", f"tcp://*:{PEER}")] + common
-                   + [env("RLOG_SERVER_KEY", "/keys/master")],
+                   + [env("RLOG_CURVE_ALLOW_NODES", "/keys/nodes"),
+                      env("RLOG_SERVER_KEY", "/keys/master")],
             "keys": [key_item("master_secret", "master_secret"), key_item("master", "master"),
-                     key_item("healthcheck_secret", "healthcheck_secret"),
-                     key_item("secondary", "allow/secondary")] + allow,
+                     key_item("healthcheck_secret", "healthcheck_secret")]
+                    + [key_item("secondary", f"nodes/{i}") for i in ids] + clients,
         }
     # The master pod's DNS name, ready or not, in full and with the final dot:
     # one question to the cluster's DNS, which knows the answer. A short name
@@ -167,7 +181,7 @@ def role_spec(a, role):
                + [env("RLOG_SERVER_KEY", "/keys/secondary")],
         "keys": [key_item("secondary_secret", "secondary_secret"), key_item("secondary", "secondary"),
                  key_item("master", "master"), key_item("healthcheck_secret", "healthcheck_secret")]
-                + allow,
+                + clients,
     }
 
 
@@ -276,8 +290,9 @@ rendered by deploy/k8s/render.py --nodes {n} (do not edit: render again).
         docs.append(document(f"""\
 The CURVE certificates (from {a.keys}): master and secondary are the nodes'
 (all secondaries share one), healthcheck the probes' client key, operator a
-client key for people. The master admits secondary, healthcheck and operator;
-a secondary, healthcheck and operator.
+client key for people. The master's peer socket admits secondary, under each
+secondary's id (/keys/nodes/ID); every client port admits healthcheck and
+operator (/keys/clients).
 Holds secret keys: keep the rendered file out of git.
 """, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
       "metadata": {"name": f"{a.name}-keys", "labels": labels(a)}, "data": data}))
@@ -302,7 +317,8 @@ Appends go to the master; a secondary answers reads (through the headless name).
                "ports": [{"name": "client", "port": CLIENT, "targetPort": "client"}]}}))
     docs.append(document(f"""\
 The master: one pod, {a.name}-master-0, its log on the volume claim data-{a.name}-master-0.
-rlogd master --curve-secret /keys/master; RLOG_REPLICAS={n - 1} (the secondaries).
+rlogd master --curve-secret /keys/master; RLOG_REPLICAS={n - 1} (the secondaries),
+RLOG_SECONDARIES their ids (pod names): any other id is refused.
 Probes (logcli status, exit 0 when the node answers on its own client port):
 startup 5 min for a long log to recover, readiness every 5 s (the Service),
 liveness restarts it after a minute without an answer.
@@ -311,7 +327,7 @@ liveness restarts it after a minute without an answer.
 The secondaries: {n - 1} pods, {a.name}-secondary-0..{n - 2}, each with its pod name as its
 id (RLOG_ID) and its log on data-{a.name}-secondary-ORDINAL; they reach the master
 at {a.name}-master-0.{a.name}-headless.NAMESPACE.svc.{a.cluster_domain}. Scaling this alone is not enough: the master's
-RLOG_REPLICAS must match (render again with --nodes).
+RLOG_REPLICAS, RLOG_SECONDARIES and node keys must match (render again with --nodes).
 """, statefulset(a, "secondary", n - 1)))
     docs.append(document(f"""\
 Voluntary evictions (drains, upgrades) take one node at a time, so a majority
