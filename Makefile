@@ -107,4 +107,4 @@ clean:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Feature areas keep their targets in their own files.
--include bench/bench.mk compose/compose.mk compose/swarm.mk test/faults.mk fuzz/fuzz.mk install.mk
+-include bench/bench.mk compose/compose.mk compose/swarm.mk deploy/k8s/k8s.mk test/faults.mk fuzz/fuzz.mk install.mk
