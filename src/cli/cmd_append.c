@@ -247,26 +247,12 @@ static void s_show_error (feed_t *f, uint64_t line, int code, uint64_t seq, cons
         fprintf (stderr, "logcli: append: line %" PRIu64 ": %s\n", line, text);
 }
 
-//  The node's text for one append of a batch it refused as a whole names
-//  the batch's first refused entry ("entry 0: read-only: ..."): an index
-//  into a batch logcli never sees, the same for every line of the batch.
-//  The reason after it is what the line needs.
-static const char *s_line_detail (const char *detail)
-{
-    if (!detail || strncmp (detail, "entry ", 6) != 0)
-        return detail;
-    const char *p = detail + 6;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    return p > detail + 6 && p[0] == ':' && p[1] == ' ' ? p + 2 : detail;
-}
-
 //  The bulk appender's callback: one per line handed over (the tag is the
 //  line number).
 static void s_on_result (const rlog_bulk_result_t *result, void *arg)
 {
     feed_t *f = (feed_t *)arg;
-    const char *detail = s_line_detail (result->detail);
+    const char *detail = result->detail;
     if (result->code == RLOG_OK)
         f->ok++;
     else if (result->code == RLOG_TIMEOUT) {

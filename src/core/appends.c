@@ -580,18 +580,16 @@ int appends_begin (appends_t *self, const appends_request_t *req, int refuse_new
     return 0;
 }
 
-//  An entry refused: its exception, and the first refusal's code and text.
+//  An entry refused: its exception, and the first refusal's code and text
+//  (the text of a batch's reply is shared by all its entries, so it does
+//  not name one: the exceptions say which entries were refused).
 static appends_verdict_t s_refused (appends_t *self, uint32_t index, int code, const char *text)
 {
     current_t *cur = &self->cur;
     self->exc[self->exc_count++] = (appends_exception_t){index, (uint32_t)code, 0};
     if (!cur->first_code) {
         cur->first_code = code;
-        if (self->pool[cur->slot].batch)
-            snprintf (cur->first_text, sizeof cur->first_text, "entry %" PRIu32 ": %s", index,
-                      text);
-        else
-            snprintf (cur->first_text, sizeof cur->first_text, "%s", text);
+        snprintf (cur->first_text, sizeof cur->first_text, "%s", text);
     }
     return APPENDS_REFUSED;
 }

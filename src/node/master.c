@@ -347,6 +347,7 @@ void master_status (master_t *self, proto_status_t *st)
         snprintf (p->role, sizeof p->role, "secondary");
         snprintf (p->state, sizeof p->state, "%s", health_state_name (m.state));
         p->acked = m.acked;
+        p->last_epoch = store_epoch_of (self->store, m.acked);
         p->lag = st->head > m.acked ? st->head - m.acked : 0;
         p->last_heard_ms = m.last_heard_ms;
         p->catching_up = m.catching_up;

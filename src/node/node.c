@@ -277,11 +277,26 @@ static int s_on_follow (zloop_t *loop, zsock_t *reader, void *arg)
 //  -------------------------------------------------------------------------
 //  Timers and the pipe
 
+//  Timers judge silence (health, reachability, elections), so frames that
+//  wait in the sockets are read first: after a long turn (a stalled disk
+//  write, a starved CPU), the silence was this node's, not its peers'.
+static void s_read_pending (self_t *self)
+{
+    node_t *node = &self->node;
+    if (node->peer)
+        s_on_peer (self->loop, node->peer, self);
+    for (size_t i = 0; i < node->link_count; i++) {
+        s_on_follow (self->loop, node->subs[i], self);
+        s_on_follow (self->loop, node->dealers[i], self);
+    }
+}
+
 static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
     self_t *self = (self_t *)arg;
+    s_read_pending (self);
     self->node.now = zclock_mono ();
     if (self->master)
         master_heartbeat (self->master);
@@ -293,6 +308,7 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     self_t *self = (self_t *)arg;
+    s_read_pending (self);
     self->node.now = zclock_mono ();
     if (self->master)
         master_tick (self->master);

@@ -783,7 +783,7 @@ Test (appends, batch_partly_refused)
                HELD (2), 0, v);
     g = s_next (fx);
     cr_assert_eq (g->r.code, RLOG_TOO_LARGE);
-    cr_assert_str_eq (g->text, "entry 0: payload of 101 bytes exceeds 100");
+    cr_assert_str_eq (g->text, "payload of 101 bytes exceeds 100");
     cr_assert_eq (g->r.first_seq, 0);
     cr_assert_eq (g->r.exception_count, 2);
     cr_assert_eq (g->exc[1].code, RLOG_READ_ONLY);
