@@ -128,7 +128,7 @@ static void s_start_all (uint32_t replicas)
     s_keys (replicas);
     cr_assert (h_start_master (&s_cluster, s_master_flags (flags, sizeof flags)));
     for (uint32_t i = 0; i < replicas; i++) {
-        char who[8];
+        char who[16];
         snprintf (who, sizeof who, "s%u", i + 1);
         cr_assert (
             h_start_secondary (&s_cluster, (int)i, s_secondary_flags (who, flags, sizeof flags)));
