@@ -403,6 +403,9 @@ static pid_t s_spawn (int index)
     snprintf (fail, sizeof fail, "%.3f", node->fail_rate);
     snprintf (drop, sizeof drop, "%.3f", node->drop_rate);
     snprintf (seed, sizeof seed, "%" PRIu64, node->seed);
+    //  The master admits only the secondary ids it is given.
+    char members[2 * sizeof node->id + 2];
+    snprintf (members, sizeof members, "%s,%s", g_nodes[1].id, g_nodes[2].id);
     char *argv[40];
     int n = 0;
     argv[n++] = rlogd;
@@ -410,6 +413,8 @@ static pid_t s_spawn (int index)
         argv[n++] = (char *)"master";
         argv[n++] = (char *)"--replicas";
         argv[n++] = (char *)"2";
+        argv[n++] = (char *)"--secondaries";
+        argv[n++] = members;
         argv[n++] = (char *)"--pub";
         argv[n++] = pub;
         argv[n++] = (char *)"--peer";
