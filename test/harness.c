@@ -302,6 +302,12 @@ bool h_pred_head (const rlog_status_t *status, void *arg)
     return status->head >= *(uint64_t *)arg;
 }
 
+bool h_pred_joined (const rlog_status_t *status, void *arg)
+{
+    (void)arg;
+    return streq (status->mode, "following") || streq (status->mode, "catching-up");
+}
+
 static int s_collect (uint64_t seq, const void *data, size_t size, void *arg)
 {
     h_list_t *list = (h_list_t *)arg;

@@ -78,6 +78,9 @@ bool h_wait_status (const h_node_t *node, h_status_pred *pred, void *arg, int ti
 //  node's head >= *(uint64_t*)arg.
 bool h_pred_healthy (const rlog_status_t *status, void *arg);
 bool h_pred_head (const rlog_status_t *status, void *arg);
+//  A secondary says it was welcomed (following or catching up): after a
+//  restart, the master's status may still show its previous connection.
+bool h_pred_joined (const rlog_status_t *status, void *arg);
 
 //  Read NODE's whole log into a malloc'd array of malloc'd strings.
 typedef struct {

@@ -54,17 +54,11 @@ static void s_wait_head (const h_node_t *node, uint64_t head)
                node->id, (unsigned long long)head);
 }
 
-static bool s_pred_joined (const rlog_status_t *status, void *arg)
-{
-    (void)arg;
-    return streq (status->mode, "following") || streq (status->mode, "catching-up");
-}
-
 //  A restarted secondary: the master's status may still show its previous
 //  connection healthy, so wait for the secondary to say it was welcomed.
 static void s_wait_joined (const h_node_t *node)
 {
-    cr_assert (h_wait_status (node, s_pred_joined, NULL, 15000), "%s never joined", node->id);
+    cr_assert (h_wait_status (node, h_pred_joined, NULL, 15000), "%s never joined", node->id);
 }
 
 static void s_assert_same_log (const h_node_t *a, const h_node_t *b)
