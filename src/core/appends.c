@@ -498,11 +498,11 @@ static bool s_rebind (appends_t *self, const appends_request_t *req)
 static int s_admit (appends_t *self, const appends_request_t *req)
 {
     htab_value_t *count = htab_find (self->routes, req->route, req->route_size);
-    if (count && count->u64 >= self->config.max_route_parked) {
+    if (req->may_park && count && count->u64 >= self->config.max_route_parked) {
         s_refuse (self, req, RLOG_BUSY, "this client has too many appends waiting");
         return -1;
     }
-    if (self->parked >= self->config.max_parked) {
+    if (req->may_park && self->parked >= self->config.max_parked) {
         s_refuse (self, req, RLOG_BUSY, "too many appends waiting for their write concern");
         return -1;
     }

@@ -74,6 +74,8 @@ typedef struct {
     uint64_t w;
     uint64_t timeout_ms; //  0 = wait as long as it takes
     bool batch;          //  answer with an APPEND_BATCH_REPLY
+    bool may_park;       //  it may wait (w > 1, or a log that answers after a write):
+                         //  only then do the parking limits apply
 } appends_request_t;
 
 //  An entry of a batch that is not "new, at the next seq".

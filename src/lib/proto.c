@@ -95,6 +95,7 @@ typedef struct {
 #define REQ(name)               {name, K_REQ, OFF (req_id), 0, 0, UINT64_MAX}
 #define CODE                    RANGE ("code", code, 0, RLOG_ERR_MAX - 1)
 #define CRC(name, m)            RANGE (name, m, 0, UINT32_MAX)
+#define EPOCH(name, m)          RANGE (name, m, 0, PROTO_EPOCH_MAX)
 #define BOOL(name, m)           {name, K_BOOL, OFF (m), 0, 0, 1}
 #define BIN(name, m, n, lo, hi) {name, K_BIN, OFF (m), OFF (n), lo, hi}
 #define MAYBE(name, m, n, size) {name, K_ID, OFF (m), OFF (n), 0, size}
@@ -125,25 +126,25 @@ static const s_message_t s_messages[S_TYPES] = {
              UINT ("timeout_ms", timeout_ms), RANGE ("count", count, 1, PROTO_BATCH_MAX_ENTRIES),
              BIN ("entries", data, size, 1, UINT32_MAX)),
     //  master PUB -> followers
-    MESSAGE (PROTO_BATCH, "BATCH", UINT ("epoch", epoch), RECORDS),
-    MESSAGE (PROTO_HEARTBEAT, "HEARTBEAT", UINT ("epoch", epoch), UINT ("head", head), HISTORY,
+    MESSAGE (PROTO_BATCH, "BATCH", EPOCH ("epoch", epoch), RECORDS),
+    MESSAGE (PROTO_HEARTBEAT, "HEARTBEAT", EPOCH ("epoch", epoch), UINT ("head", head), HISTORY,
              STR ("leader_id", node_id, 0, PROTO_NODE_ID_MAX)),
     //  follower DEALER -> master peer ROUTER
     MESSAGE (PROTO_HELLO, "HELLO", NODE_ID,
              MAYBE ("history", history, history_size, PROTO_HISTORY_SIZE),
-             UINT ("last_epoch", last_epoch), UINT ("last_seq", last_seq),
-             CRC ("last_crc", last_crc), UINT ("epoch", epoch)),
-    MESSAGE (PROTO_ACK, "ACK", UINT ("epoch", epoch), UINT ("acked", acked)),
-    MESSAGE (PROTO_FETCH, "FETCH", UINT ("epoch", epoch), UINT ("from", from),
+             EPOCH ("last_epoch", last_epoch), UINT ("last_seq", last_seq),
+             CRC ("last_crc", last_crc), EPOCH ("epoch", epoch)),
+    MESSAGE (PROTO_ACK, "ACK", EPOCH ("epoch", epoch), UINT ("acked", acked)),
+    MESSAGE (PROTO_FETCH, "FETCH", EPOCH ("epoch", epoch), UINT ("from", from),
              UINT ("count", count)),
-    MESSAGE (PROTO_VOTE_REQUEST, "VOTE_REQUEST", UINT ("epoch", epoch), NODE_ID,
-             UINT ("last_epoch", last_epoch), UINT ("last_seq", last_seq)),
+    MESSAGE (PROTO_VOTE_REQUEST, "VOTE_REQUEST", EPOCH ("epoch", epoch), NODE_ID,
+             EPOCH ("last_epoch", last_epoch), UINT ("last_seq", last_seq)),
     //  master peer ROUTER -> follower
-    MESSAGE (PROTO_WELCOME, "WELCOME", UINT ("epoch", epoch), HISTORY, UINT ("head", head),
-             UINT ("truncate_to", truncate_to), UINT ("at_epoch", at_epoch), CRC ("at_crc", at_crc),
+    MESSAGE (PROTO_WELCOME, "WELCOME", EPOCH ("epoch", epoch), HISTORY, UINT ("head", head),
+             UINT ("truncate_to", truncate_to), EPOCH ("at_epoch", at_epoch), CRC ("at_crc", at_crc),
              LEADER),
-    MESSAGE (PROTO_FILL, "FILL", UINT ("epoch", epoch), RECORDS),
-    MESSAGE (PROTO_VOTE, "VOTE", UINT ("epoch", epoch), NODE_ID, BOOL ("granted", granted)),
+    MESSAGE (PROTO_FILL, "FILL", EPOCH ("epoch", epoch), RECORDS),
+    MESSAGE (PROTO_VOTE, "VOTE", EPOCH ("epoch", epoch), NODE_ID, BOOL ("granted", granted)),
     //  node -> client
     MESSAGE (PROTO_APPEND_REPLY, "APPEND_REPLY", REQ ("req_id"), CODE, UINT ("seq", seq),
              UINT ("acks", acks), UINT ("w", w), TEXT, LEADER),

@@ -235,10 +235,12 @@ bool elect_peer_frame (node_self_t *self, const wire_route_t *route, zmq_msg_t *
         s_vote_request (self, route, body, msg);
         return true;
     }
-    //  A follower of a newer epoch: this node is not its master any more.
-    bool carries_epoch =
-        msg->type == PROTO_HELLO || msg->type == PROTO_ACK || msg->type == PROTO_FETCH;
-    if (carries_epoch && msg->epoch > election_epoch (self->election))
+    //  A member that has seen a newer epoch: this node is not its master
+    //  any more. Only a member's HELLO counts (with CURVE, under its key):
+    //  anyone else's epoch means nothing here.
+    if (msg->type == PROTO_HELLO && msg->epoch > election_epoch (self->election) &&
+        election_is_member (self->election, msg->node_id) &&
+        s_authentic (self, body, msg->node_id))
         election_saw_epoch (self->election, msg->epoch, self->node.now);
     return false;
 }

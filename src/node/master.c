@@ -38,6 +38,8 @@ struct _master_t {
     uint8_t verdicts[PROTO_BATCH_MAX_ENTRIES];
     proto_exception_t exceptions[PROTO_EXCEPTIONS_MAX];
     char disk_error[160];
+    wire_ratelimit_t busy_log;
+    wire_ratelimit_t stale_epoch_log;
 };
 
 //  Who holds what, for the write concern. A secondary counts only up to
@@ -95,6 +97,11 @@ static void s_on_reply (void *arg, const appends_reply_t *r)
                        .exceptions = self->exceptions,
                        .exception_count = exceptions};
     snprintf (msg.text, sizeof msg.text, "%s", r->text ? r->text : "");
+    node_t *node = self->node;
+    if (r->code == RLOG_BUSY && wire_ratelimit (&self->busy_log, node->now, 1000))
+        log_warn ("busy: %s (%zu parked; --max-waiters %zu, --max-client-waiting %zu)",
+                  r->text ? r->text : "", appends_parked (self->appends), node->cfg.max_waiters,
+                  node->cfg.max_client_waiting);
     for (size_t i = 0; i < exceptions; i++)
         self->exceptions[i] = (proto_exception_t){r->exceptions[i].index, r->exceptions[i].code,
                                                   r->exceptions[i].seq};
@@ -116,8 +123,11 @@ static void s_append (master_t *self, const wire_route_t *route, const proto_msg
         return;
     }
     bool read_only = peers_read_only (self->peers, text + 11, sizeof text - 11);
+    //  In memory a w=1 append is answered in this turn; on disk it waits
+    //  for the turn's write (and fsync).
+    bool may_park = msg->w > 1 || store_is_durable (self->store);
     appends_request_t ar = {route->bytes, route->size, msg->client_id, msg->req_id,
-                            (uint32_t)req.count, msg->w, msg->timeout_ms, batch};
+                            (uint32_t)req.count, msg->w, msg->timeout_ms, batch, may_park};
     if (appends_begin (self->appends, &ar, read_only ? RLOG_READ_ONLY : 0, text, node->now) != 0)
         return;
     int64_t first_seq = ingest_run (self->appends, self->store, self->epoch, &req, self->verdicts);
@@ -244,7 +254,6 @@ static void s_hello (master_t *self, const wire_route_t *route, const peers_orig
                      const proto_msg_t *msg, peers_decision_t *d)
 {
     node_t *node = self->node;
-    s_see_epoch (self, msg->epoch);
     peers_hello_t hello = {msg->node_id, msg->history_size ? msg->history : NULL,
                            msg->last_epoch,  msg->last_seq,
                            (uint32_t)msg->last_crc, msg->epoch};
@@ -252,6 +261,8 @@ static void s_hello (master_t *self, const wire_route_t *route, const peers_orig
     peers_hello (self->peers, from, &hello, &view, node->now, d);
     if (d->verdict != PEERS_ACCEPT)
         return;
+    //  Only a secondary the master accepts may move its epoch.
+    s_see_epoch (self, msg->epoch);
     proto_msg_t welcome = {.type = PROTO_WELCOME,
                            .epoch = self->epoch,
                            .history = node->storage.meta.history,
@@ -273,8 +284,14 @@ void master_peer (master_t *self, const wire_route_t *route, zmq_msg_t *body,
     peers_decision_t d = {.verdict = PEERS_IGNORE};
     //  An ACK or FETCH of another epoch was meant for another master (or
     //  this one before it changed epoch): its sender says HELLO again.
-    if (msg->type != PROTO_HELLO && msg->epoch != self->epoch)
+    if (msg->type != PROTO_HELLO && msg->epoch != self->epoch) {
+        if (wire_ratelimit (&self->stale_epoch_log, node->now, 1000))
+            log_info ("ignored a %s of epoch %llu: this master is in epoch %llu (its sender says "
+                      "HELLO again when it sees the new epoch)",
+                      proto_type_name (msg->type), (unsigned long long)msg->epoch,
+                      (unsigned long long)self->epoch);
         return;
+    }
     if (msg->type == PROTO_HELLO)
         s_hello (self, route, &from, msg, &d);
     else if (msg->type == PROTO_ACK)
