@@ -107,6 +107,7 @@ typedef struct {
     uint64_t w;
     uint64_t timeout_ms;
     bool batch;
+    bool immediate; //  a request that cannot park (w=1 on a log answering at once)
     int refuse;
     const char *refuse_text;
     const size_t *sizes;  //  per entry; NULL: all 10 bytes
@@ -127,7 +128,8 @@ static int s_request (fx_t *fx, req_t q, const uint64_t *held, size_t n, int64_t
                              count,
                              q.w,
                              q.timeout_ms,
-                             q.batch};
+                             q.batch,
+                             !q.immediate};
     if (appends_begin (fx->appends, &req, q.refuse, q.refuse_text, now) != 0)
         return -1;
     uint64_t fresh = 0;
@@ -244,7 +246,7 @@ Test (appends, admission_order)
     cr_assert_eq (dedup_lookup (appends_dedup (fx->appends), fx->id, 7, NULL), DEDUP_NEW);
     cr_assert_eq (appends_route_parked (fx->appends, (const uint8_t *)"third", 5), 0);
     //  A batch of no entries
-    appends_request_t empty = {(const uint8_t *)"x", 1, fx->id, 8, 0, 1, 0, true};
+    appends_request_t empty = {(const uint8_t *)"x", 1, fx->id, 8, 0, 1, 0, true, true};
     cr_assert_eq (appends_begin (fx->appends, &empty, 0, "", 0), -1);
     g = s_next (fx);
     cr_assert_eq (g->r.code, RLOG_MALFORMED);
@@ -627,6 +629,35 @@ Test (appends, rollback_of_a_batch_with_duplicates)
     s_fx_destroy (&fx);
 }
 
+//  A request that cannot park is not held to the parking limits: a w=1
+//  append to an in-memory master goes through while the table is full.
+Test (appends, limits_apply_only_to_requests_that_may_park)
+{
+    appends_config_t config = s_config;
+    config.max_parked = 1;
+    fx_t *fx = s_fx_new (&config);
+    uint64_t held[3] = {10, 0, 0};
+    fx->head = 10;
+    cr_assert_eq (s_request (fx, (req_t){.route = "a", .first_req = 1, .w = 3}, held, 3, 0, NULL),
+                  0);
+    cr_assert_eq (appends_parked (fx->appends), 1);
+    //  Full: one more that would park is BUSY...
+    cr_assert_eq (s_request (fx, (req_t){.route = "b", .first_req = 2, .w = 3}, held, 3, 0, NULL),
+                  -1);
+    cr_assert_eq (s_next (fx)->r.code, RLOG_BUSY);
+    //  ...one answered at once (the master holds it as soon as it is
+    //  stored, as in memory) is not.
+    uint64_t now_held[3] = {12, 0, 0};
+    cr_assert_eq (s_request (fx, (req_t){.route = "b", .first_req = 3, .w = 1, .immediate = true},
+                             now_held, 3, 0, NULL),
+                  0);
+    got_t *g = s_next (fx);
+    cr_assert_eq (g->r.code, RLOG_OK);
+    cr_assert (s_route_is (g, "b"));
+    s_no_more (fx);
+    s_fx_destroy (&fx);
+}
+
 Test (appends, shutdown_answers_everyone)
 {
     fx_t *fx = s_fx_new (NULL);
@@ -819,7 +850,7 @@ Test (appends, batch_write_concern_per_batch)
 Test (appends, abort_stores_nothing)
 {
     fx_t *fx = s_fx_new (NULL);
-    appends_request_t req = {(const uint8_t *)"r", 1, fx->id, 1, 2, 2, 100, true};
+    appends_request_t req = {(const uint8_t *)"r", 1, fx->id, 1, 2, 2, 100, true, true};
     cr_assert_eq (appends_begin (fx->appends, &req, 0, "", 0), 0);
     cr_assert_eq (appends_entry (fx->appends, 1, 10), APPENDS_NEW);
     cr_assert_eq (appends_entry (fx->appends, 2, 10), APPENDS_NEW);

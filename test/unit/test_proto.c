@@ -245,6 +245,12 @@ static void s_sample_status (proto_status_t *st, size_t peers, uint64_t v)
     st->duplicates = UINT64_MAX;
 }
 
+//  Epochs are bounded by PROTO_EPOCH_MAX: big boundary values fold below it.
+static uint64_t s_epoch (uint64_t v)
+{
+    return v > PROTO_EPOCH_MAX ? PROTO_EPOCH_MAX - (v % 3) : v;
+}
+
 static void s_sample (int type, uint64_t v, sample_t *s, proto_msg_t *msg)
 {
     s_fill (s->id, sizeof s->id, (uint8_t)v);
@@ -270,12 +276,12 @@ static void s_sample (int type, uint64_t v, sample_t *s, proto_msg_t *msg)
         break;
     case PROTO_BATCH:
     case PROTO_FILL:
-        msg->epoch = v;
+        msg->epoch = s_epoch (v);
         msg->data = s->bytes;
         msg->size = v % 50; //  may be empty: record code judges
         break;
     case PROTO_HEARTBEAT:
-        msg->epoch = v;
+        msg->epoch = s_epoch (v);
         msg->head = ~v;
         msg->history = s->history;
         msg->history_size = sizeof s->history;
@@ -285,9 +291,9 @@ static void s_sample (int type, uint64_t v, sample_t *s, proto_msg_t *msg)
     case PROTO_HELLO:
     case PROTO_VOTE_REQUEST:
         snprintf (msg->node_id, sizeof msg->node_id, "node-%llu", (unsigned long long)v);
-        msg->last_epoch = v;
+        msg->last_epoch = s_epoch (v);
         msg->last_seq = ~v;
-        msg->epoch = v / 7;
+        msg->epoch = s_epoch (v / 7);
         if (type == PROTO_HELLO) {
             msg->history = v % 2 ? NULL : s->history;
             msg->history_size = v % 2 ? 0 : sizeof s->history;
@@ -295,26 +301,26 @@ static void s_sample (int type, uint64_t v, sample_t *s, proto_msg_t *msg)
         }
         break;
     case PROTO_ACK:
-        msg->epoch = v;
+        msg->epoch = s_epoch (v);
         msg->acked = ~v;
         break;
     case PROTO_FETCH:
-        msg->epoch = v;
+        msg->epoch = s_epoch (v);
         msg->from = ~v;
         msg->count = v / 5;
         break;
     case PROTO_WELCOME:
-        msg->epoch = v;
+        msg->epoch = s_epoch (v);
         msg->history = s->history;
         msg->history_size = sizeof s->history;
         msg->head = ~v;
         msg->truncate_to = v / 2;
-        msg->at_epoch = v / 3;
+        msg->at_epoch = s_epoch (v / 3);
         msg->at_crc = UINT32_MAX - (v & UINT32_MAX);
         snprintf (msg->leader, sizeof msg->leader, "tcp://master:%llu", (unsigned long long)v);
         break;
     case PROTO_VOTE:
-        msg->epoch = v;
+        msg->epoch = s_epoch (v);
         snprintf (msg->node_id, sizeof msg->node_id, "n%llu", (unsigned long long)v);
         msg->granted = v % 2;
         break;
