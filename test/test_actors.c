@@ -57,14 +57,14 @@ static zactor_t *s_start (zactor_fn *fn, config_t *cfg, int *ports, int count)
 static void s_start_secondary (int i)
 {
     config_t *cfg = &c.scfg[i];
-    config_defaults (cfg, false);
+    config_defaults (cfg, CONFIG_SECONDARY);
     snprintf (cfg->id, sizeof cfg->id, "s%d", i + 1);
     snprintf (cfg->client_ep, sizeof cfg->client_ep, "tcp://127.0.0.1:*");
     snprintf (cfg->master_pub, sizeof cfg->master_pub, "tcp://127.0.0.1:%d", c.pub_port);
     snprintf (cfg->master_peer, sizeof cfg->master_peer, "tcp://127.0.0.1:%d", c.peer_port);
     cfg->heartbeat_ms = 50;
     char err[256];
-    cr_assert_eq (config_finish (cfg, false, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (config_finish (cfg, CONFIG_SECONDARY, err, sizeof err), 0, "%s", err);
     c.secondaries[i] = s_start (secondary_actor, cfg, &c.secondary_port[i], 1);
 }
 
@@ -72,7 +72,7 @@ static void s_setup (uint32_t replicas, size_t max_msg, uint32_t quorum)
 {
     memset (&c, 0, sizeof c);
     log_set_ident ("actors");
-    config_defaults (&c.mcfg, true);
+    config_defaults (&c.mcfg, CONFIG_MASTER);
     c.mcfg.replicas = replicas;
     c.mcfg.heartbeat_ms = 50;
     c.mcfg.max_msg = max_msg;
@@ -81,7 +81,7 @@ static void s_setup (uint32_t replicas, size_t max_msg, uint32_t quorum)
     snprintf (c.mcfg.pub_ep, sizeof c.mcfg.pub_ep, "tcp://127.0.0.1:*");
     snprintf (c.mcfg.peer_ep, sizeof c.mcfg.peer_ep, "tcp://127.0.0.1:*");
     char err[256];
-    cr_assert_eq (config_finish (&c.mcfg, true, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (config_finish (&c.mcfg, CONFIG_MASTER, err, sizeof err), 0, "%s", err);
     int ports[3];
     c.master = s_start (master_actor, &c.mcfg, ports, 3);
     c.client_port = ports[0];
