@@ -88,6 +88,8 @@ void h_cluster_init (h_cluster_t *cluster, uint32_t replicas, int heartbeat_ms)
         snprintf (node->ready_path, sizeof node->ready_path, "%s/secondary-%d.ready", dir, i);
         snprintf (node->log_path, sizeof node->log_path, "%s/s%d.log", dir, i + 1);
     }
+    for (int i = 0; i < 3 * H_MAX_NODES; i++)
+        cluster->reserved[i] = -1;
 }
 
 static pid_t s_spawn (h_node_t *node, char **argv)
@@ -219,6 +221,117 @@ bool h_start_secondary (h_cluster_t *cluster, int i, const char *extra)
     return s_start (cluster, &cluster->secondaries[i], false, extra);
 }
 
+//  Hold PORT on every interface for good (see h_elected_init): -1 if taken.
+static int s_hold_port (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr;
+    memset (&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons ((uint16_t)port);
+    int one = 1;
+    if (fd >= 0 && bind (fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0)
+        return fd;
+    if (fd >= 0)
+        close (fd);
+    return -1;
+}
+
+//  Three consecutive ports from BASE held into FDS, or none (false).
+static bool s_hold_three (int base, int *fds)
+{
+    for (int k = 0; k < 3; k++)
+        if ((fds[k] = s_hold_port (base + k)) < 0) {
+            while (k-- > 0)
+                close (fds[k]);
+            return false;
+        }
+    return true;
+}
+
+void h_elected_init (h_cluster_t *cluster, int count, int heartbeat_ms)
+{
+    h_cluster_init (cluster, 0, heartbeat_ms);
+    cluster->node_count = count;
+    //  Below the kernel's range for outgoing connections, from a random start.
+    char endpoint[64];
+    s_bind_endpoint (endpoint, sizeof endpoint, 0);
+    int start = 0, last = 0;
+    sscanf (strchr (endpoint, '[') + 1, "%d-%d", &start, &last);
+    size_t at = 0;
+    for (int i = 0, base = start; i < count && base + 3 <= last; base += 3) {
+        if (!s_hold_three (base, cluster->reserved + 3 * i))
+            continue;
+        h_node_t *node = &cluster->secondaries[i];
+        snprintf (node->id, sizeof node->id, "n%d", i + 1);
+        node->client_port = base;
+        at += (size_t)snprintf (cluster->peers + at, sizeof cluster->peers - at, "%sn%d=127.0.0.1:%d",
+                                i ? "," : "", i + 1, base);
+        i++;
+    }
+}
+
+bool h_start_node (h_cluster_t *cluster, int i, const char *extra)
+{
+    h_node_t *node = &cluster->secondaries[i];
+    char hb[16], data[200];
+    snprintf (hb, sizeof hb, "%d", cluster->heartbeat_ms);
+    snprintf (data, sizeof data, "%s/%s", cluster->dir, node->id);
+    snprintf (node->extra, sizeof node->extra, "%s", extra ? extra : "");
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)RLOG_BUILD_DIR "/rlogd";
+    argv[n++] = (char *)"node";
+    argv[n++] = (char *)"--id";
+    argv[n++] = node->id;
+    argv[n++] = (char *)"--peers";
+    argv[n++] = cluster->peers;
+    argv[n++] = (char *)"--data-dir";
+    argv[n++] = data;
+    argv[n++] = (char *)"--heartbeat-ms";
+    argv[n++] = hb;
+    argv[n++] = (char *)"--ready-file";
+    argv[n++] = node->ready_path;
+    char extra_copy[512];
+    snprintf (extra_copy, sizeof extra_copy, "%s", node->extra);
+    n = s_split (extra_copy, argv, n, 64);
+    argv[n] = NULL;
+    unlink (node->ready_path);
+    node->pid = s_spawn (node, argv);
+    h_cluster_t scratch = *cluster; //  its pub/peer ports are not the cluster's
+    return s_wait_ready (&scratch, node, true);
+}
+
+static bool s_pred_master (const rlog_status_t *status, void *arg)
+{
+    (void)arg;
+    return streq (status->role, "master") && streq (status->mode, "read-write");
+}
+
+int h_find_master (h_cluster_t *cluster, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    do {
+        for (int i = 0; i < cluster->node_count; i++)
+            if (cluster->secondaries[i].pid > 0 &&
+                h_wait_status (&cluster->secondaries[i], s_pred_master, NULL, 0))
+                return i;
+        zclock_sleep (20); //  polling interval of a condition
+    } while (zclock_mono () < deadline);
+    return -1;
+}
+
+const char *h_endpoints (const h_cluster_t *cluster, char *buf, size_t size)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < cluster->node_count && at < size; i++)
+        at += (size_t)snprintf (buf + at, size - at, "%stcp://127.0.0.1:%d", i ? "," : "",
+                                cluster->secondaries[i].client_port);
+    return buf;
+}
+
 void h_stop (h_node_t *node, int sig)
 {
     if (node->pid <= 0)
@@ -250,6 +363,11 @@ void h_cluster_destroy (h_cluster_t *cluster)
         kill (cluster->master.pid, SIGCONT);
         h_stop (&cluster->master, SIGKILL);
     }
+    for (int i = 0; i < 3 * H_MAX_NODES; i++)
+        if (cluster->reserved[i] >= 0) {
+            close (cluster->reserved[i]);
+            cluster->reserved[i] = -1;
+        }
     if (!getenv ("H_KEEP") && strncmp (cluster->dir, "/tmp/rlog-test-", 15) == 0) {
         char cmd[300];
         snprintf (cmd, sizeof cmd, "rm -rf '%s'", cluster->dir);
@@ -281,12 +399,12 @@ bool h_wait_status (const h_node_t *node, h_status_pred *pred, void *arg, int ti
     rlog_client_set_retry (client, 200, 1);
     int64_t deadline = zclock_mono () + timeout_ms;
     bool ok = false;
-    while (!ok && zclock_mono () < deadline) {
+    while (!ok) { //  one try at least, whatever the timeout
         rlog_status_t status;
-        if (rlog_client_status (client, &status) == RLOG_OK && pred (&status, arg))
-            ok = true;
-        else
-            zclock_sleep (20); //  polling interval of a condition, not a guess
+        ok = rlog_client_status (client, &status) == RLOG_OK && pred (&status, arg);
+        if (ok || zclock_mono () >= deadline)
+            break;
+        zclock_sleep (20); //  polling interval of a condition, not a guess
     }
     rlog_client_destroy (&client);
     return ok;
@@ -311,8 +429,9 @@ bool h_pred_joined (const rlog_status_t *status, void *arg)
 static int s_collect (uint64_t seq, const void *data, size_t size, void *arg)
 {
     h_list_t *list = (h_list_t *)arg;
-    if (seq != list->count + 1)
+    if (seq <= list->last_seq)
         return -1;
+    list->last_seq = seq;
     char **items = (char **)realloc (list->items, (list->count + 1) * sizeof (char *));
     if (!items)
         return -1;

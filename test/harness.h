@@ -38,6 +38,11 @@ typedef struct {
     uint32_t replicas;
     h_node_t master;
     h_node_t secondaries[H_MAX_NODES];
+    //  An elected cluster (h_elected_init): the nodes are secondaries[0..n),
+    //  ids n1..nN, each with its base port reserved for the whole test.
+    int node_count;
+    int reserved[3 * H_MAX_NODES]; //  descriptors holding the ports, -1 none
+    char peers[512];               //  the --peers list
 } h_cluster_t;
 
 //  A port on 127.0.0.1 where nothing listens: connections to it are
@@ -57,6 +62,26 @@ bool h_start_master (h_cluster_t *cluster, const char *extra);
 //  The master must have been started before (its ports are the secondary's
 //  to connect to).
 bool h_start_secondary (h_cluster_t *cluster, int i, const char *extra);
+
+//  An elected cluster of COUNT nodes n1..nN (rlogd node), nothing started.
+//  Their --peers need every port before any node starts, so each node's
+//  three ports (PORT, PORT+1, PORT+2) are reserved here and held until
+//  h_cluster_destroy: bound without SO_REUSEADDR (so that nobody holds them
+//  now), then given SO_REUSEADDR (so that rlogd, which sets it too, can
+//  listen there while no other test can bind them). A restarted node gets
+//  its ports back for sure.
+void h_elected_init (h_cluster_t *cluster, int count, int heartbeat_ms);
+
+//  Start elected node I (0-based) on its data dir CLUSTER->dir/nI+1, with
+//  EXTRA flags. True once its sockets are bound.
+bool h_start_node (h_cluster_t *cluster, int i, const char *extra);
+
+//  Index of the node that is master and read-write, among those running,
+//  polled until TIMEOUT_MS; -1 if none.
+int h_find_master (h_cluster_t *cluster, int timeout_ms);
+
+//  The endpoint list of every node ("tcp://127.0.0.1:P1,...").
+const char *h_endpoints (const h_cluster_t *cluster, char *buf, size_t size);
 
 //  Send SIG to a node and wait for it to exit (SIGKILL after 5 s).
 void h_stop (h_node_t *node, int sig);
@@ -86,6 +111,7 @@ bool h_pred_joined (const rlog_status_t *status, void *arg);
 typedef struct {
     char **items;
     size_t count;
+    uint64_t last_seq; //  seqs increase; epoch markers take a seq, no message
 } h_list_t;
 int h_list (const h_node_t *node, h_list_t *list);
 void h_list_free (h_list_t *list);
