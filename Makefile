@@ -40,12 +40,12 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 NODE_OBJ := $(NODE_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
-# What of librlog the node itself uses: the codec and the error texts.
-CODEC_OBJ := $(BUILD)/lib/proto.o $(BUILD)/lib/mpr.o $(BUILD)/lib/errors.o
+# What of librlog the node itself uses: the codec, the entry format, the error texts.
+CODEC_OBJ := $(BUILD)/lib/proto.o $(BUILD)/lib/mpr.o $(BUILD)/lib/errors.o $(BUILD)/lib/entries.o
 TESTS    := $(wildcard test/test_*.c test/unit/test_*.c)
 TEST_OBJ := $(TESTS:test/%.c=$(BUILD)/test/%.o) $(BUILD)/test/harness.o
 
-all: $(BUILD)/rlogd $(BUILD)/logcli $(BUILD)/librlog.a
+all: $(BUILD)/rlogd $(BUILD)/logcli $(BUILD)/librlog.a $(BUILD)/librlog.so
 
 # librlog's objects are position independent (the .so takes the same ones)
 # and hidden by default: only what rlog.h marks RLOG_EXPORT is visible.

@@ -39,13 +39,13 @@ $(FUZZ_BUILD)/fuzz_proto: fuzz/fuzz_proto.c $(FUZZ_PROTO_DEPS) | $(FUZZ_BUILD)
 	  $(shell pkg-config --libs msgpack)
 
 # Recovery is the store of src/core: its headers first (src/ has the old store.h)
-FUZZ_RECOVERY_SRC  := $(addprefix src/core/,store.c store_mem.c store_disk.c segment.c \
+FUZZ_RECOVERY_SRC  := src/lib/entries.c $(addprefix src/core/,store.c store_mem.c store_disk.c segment.c \
                         recovery.c fsdir.c record.c epochs.c grow.c crc32c.c)
 FUZZ_RECOVERY_DEPS := $(FUZZ_RECOVERY_SRC) $(wildcard src/core/*.h)
 
 $(FUZZ_BUILD)/fuzz_recovery: fuzz/fuzz_recovery.c $(FUZZ_RECOVERY_DEPS) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ  $@")
-	$(Q)$(FUZZ_CC) -Isrc/core $(FUZZ_CFLAGS) fuzz/fuzz_recovery.c $(FUZZ_RECOVERY_SRC) -o $@
+	$(Q)$(FUZZ_CC) -Isrc/core -Isrc/lib $(FUZZ_CFLAGS) fuzz/fuzz_recovery.c $(FUZZ_RECOVERY_SRC) -o $@
 
 fuzz-build: $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/%)
 
@@ -93,7 +93,7 @@ fuzz-replay: fuzz-build | $(FUZZ_BUILD)/artifacts $(FUZZ_BUILD)/logs
 
 $(FUZZ_BUILD)/gen_corpus: fuzz/gen_corpus.c $(FUZZ_RECOVERY_DEPS) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  LINK  $@")
-	$(Q)$(CC) -Isrc/core $(CFLAGS) fuzz/gen_corpus.c $(FUZZ_RECOVERY_SRC) -o $@
+	$(Q)$(CC) -Isrc/core -Isrc/lib $(CFLAGS) fuzz/gen_corpus.c $(FUZZ_RECOVERY_SRC) -o $@
 
 $(FUZZ_BUILD)/gen_corpus_proto: fuzz/gen_corpus_proto.c $(FUZZ_PROTO_DEPS) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  LINK  $@")

@@ -264,7 +264,7 @@ static void s_reopen_and_append (uint64_t head, uint64_t records, size_t total, 
     *sink += s_read_all (store, total, max_payload);
     uint8_t record[128], entries[16];
     static const uint8_t id[3] = {1, 2, 3};
-    size_t used = record_put_entry (entries, 0, "hello", 5);
+    size_t used = entries_put (entries, 0, "hello", 5);
     size_t size =
         record_write (record, UINT64_MAX, head + 1, 1, 0, id, sizeof id, 7, entries, used);
     CHECK (store_append (store, record, size) == 0);

@@ -99,7 +99,7 @@ static void s_append (store_t *log, uint64_t i, const size_t *sizes, size_t nsiz
     size_t used = record_write_header (room, 1 + i / epoch_every, store_head (log) + 1, count, 0,
                                        id, id_size, i * 3);
     for (uint32_t e = 0; e < count; e++)
-        used += record_put_entry (room + used, e ? 1 : 0, payload, size);
+        used += entries_put (room + used, e ? 1 : 0, payload, size);
     record_seal (room, used);
     if (store_append_reserved (log))
         s_die ("store_append_reserved");
@@ -298,9 +298,9 @@ static void s_small_seeds (void)
     s_recovery ("found-misnamed-tail", 0, 0, &empty, &misnamed, 0, 0);
     //  A marker record (what a new master appends first), then a record
     uint8_t marker[128], entries[16];
-    size_t used = record_put_entry (entries, 0, "", 0);
+    size_t used = entries_put (entries, 0, "", 0);
     size_t size = record_write (marker, 3, 1, 1, RECORD_F_MARKER, NULL, 0, 0, entries, used);
-    used = record_put_entry (entries, 0, "abc", 3);
+    used = entries_put (entries, 0, "abc", 3);
     size += record_write (marker + size, 3, 2, 1, 0, (const uint8_t *)"id", 2, 5, entries, used);
     seg_t with_marker = {1, marker, size};
     s_recovery ("marker-then-record", 0, 0, &with_marker, NULL, 0, 0);

@@ -266,8 +266,8 @@ void h_elected_init (h_cluster_t *cluster, int count, int heartbeat_ms)
         h_node_t *node = &cluster->secondaries[i];
         snprintf (node->id, sizeof node->id, "n%d", i + 1);
         node->client_port = base;
-        at += (size_t)snprintf (cluster->peers + at, sizeof cluster->peers - at, "%sn%d=127.0.0.1:%d",
-                                i ? "," : "", i + 1, base);
+        at += (size_t)snprintf (cluster->peers + at, sizeof cluster->peers - at,
+                                "%sn%d=127.0.0.1:%d", i ? "," : "", i + 1, base);
         i++;
     }
 }

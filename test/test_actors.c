@@ -109,9 +109,9 @@ static void s_teardown (void)
 static void s_call (zsock_t *sock, const proto_msg_t *req, proto_msg_t *out)
 {
     cr_assert_eq (proto_encode (c.enc, req), 0);
-    cr_assert_eq (zmq_send (zsock_resolve (sock), proto_encoder_data (c.enc),
-                            proto_encoder_size (c.enc), 0),
-                  (int)proto_encoder_size (c.enc));
+    cr_assert_eq (
+        zmq_send (zsock_resolve (sock), proto_encoder_data (c.enc), proto_encoder_size (c.enc), 0),
+        (int)proto_encoder_size (c.enc));
     zpoller_t *poller = zpoller_new (sock, NULL);
     cr_assert (zpoller_wait (poller, 5000) == sock, "no reply");
     zpoller_destroy (&poller);
@@ -183,8 +183,8 @@ static void s_wait_head (int port, uint64_t seq)
 
 //  An APPEND_BATCH of COUNT payloads "m<first+i>" (payload I of size
 //  BIG_SIZE instead when I == BIG), request ids FIRST_REQ...
-static void s_batch (uint64_t first_req, size_t count, uint64_t w, uint64_t timeout_ms,
-                     size_t big, size_t big_size, proto_msg_t *rep)
+static void s_batch (uint64_t first_req, size_t count, uint64_t w, uint64_t timeout_ms, size_t big,
+                     size_t big_size, proto_msg_t *rep)
 {
     static uint8_t section[1 << 20];
     size_t at = 0;
@@ -194,9 +194,9 @@ static void s_batch (uint64_t first_req, size_t count, uint64_t w, uint64_t time
         if (i == big) {
             static uint8_t blob[1 << 16];
             memset (blob, 'x', sizeof blob);
-            at += record_put_entry (section + at, i ? 1 : 0, blob, big_size);
+            at += entries_put (section + at, i ? 1 : 0, blob, big_size);
         } else
-            at += record_put_entry (section + at, i ? 1 : 0, text, (size_t)len);
+            at += entries_put (section + at, i ? 1 : 0, text, (size_t)len);
     }
     proto_msg_t req = {.type = PROTO_APPEND_BATCH,
                        .client_id = c.client_id,

@@ -219,9 +219,9 @@ static void s_call (int port, const proto_msg_t *req, proto_msg_t *rep, zframe_t
     cr_assert_eq (zsock_connect (sock, "tcp://127.0.0.1:%d", port), 0);
     proto_encoder_t *enc = proto_encoder_new ();
     cr_assert_eq (proto_encode (enc, req), 0);
-    cr_assert_eq (zmq_send (zsock_resolve (sock), proto_encoder_data (enc),
-                            proto_encoder_size (enc), 0),
-                  (int)proto_encoder_size (enc));
+    cr_assert_eq (
+        zmq_send (zsock_resolve (sock), proto_encoder_data (enc), proto_encoder_size (enc), 0),
+        (int)proto_encoder_size (enc));
     zframe_destroy (keep);
     *keep = zframe_recv (sock);
     cr_assert (*keep, "no reply");
@@ -264,11 +264,11 @@ Test (failover, retry_across_a_failover_gets_its_original_seq)
 }
 
 //  A vote request on node I's peer socket, as ID for EPOCH: the VOTE back.
-static void s_ask_vote (int i, const char *id, uint64_t epoch, proto_msg_t *vote,
-                        zframe_t **keep, proto_decoder_t *dec)
+static void s_ask_vote (int i, const char *id, uint64_t epoch, proto_msg_t *vote, zframe_t **keep,
+                        proto_decoder_t *dec)
 {
-    proto_msg_t req = {.type = PROTO_VOTE_REQUEST, .epoch = epoch, .last_epoch = 1 << 20,
-                       .last_seq = 1 << 20};
+    proto_msg_t req = {
+        .type = PROTO_VOTE_REQUEST, .epoch = epoch, .last_epoch = 1 << 20, .last_seq = 1 << 20};
     snprintf (req.node_id, sizeof req.node_id, "%s", id);
     s_call (s_node (i)->client_port + 2, &req, vote, keep, dec);
     cr_assert_eq (vote->type, PROTO_VOTE);
@@ -356,8 +356,8 @@ Test (failover, votes_count_only_under_the_members_key)
     zcert_apply (n2, sock);
     zsock_set_curve_serverkey (sock, zcert_public_txt (n1));
     cr_assert_eq (zsock_connect (sock, "tcp://127.0.0.1:%d", s_node (0)->client_port + 2), 0);
-    proto_msg_t req = {.type = PROTO_VOTE_REQUEST, .epoch = 1 << 30, .last_epoch = 1 << 20,
-                       .last_seq = 1 << 20};
+    proto_msg_t req = {
+        .type = PROTO_VOTE_REQUEST, .epoch = 1 << 30, .last_epoch = 1 << 20, .last_seq = 1 << 20};
     snprintf (req.node_id, sizeof req.node_id, "n3");
     proto_encoder_t *enc = proto_encoder_new ();
     cr_assert_eq (proto_encode (enc, &req), 0);

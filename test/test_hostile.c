@@ -877,8 +877,8 @@ static const uint8_t s_cid[PROTO_CLIENT_ID_SIZE] = "hostile-client-1";
 static size_t s_sample_record (uint8_t *out)
 {
     uint8_t entries[64];
-    size_t at = record_put_entry (entries, 0, "one", 3);
-    at += record_put_entry (entries + at, 1, "two", 3);
+    size_t at = entries_put (entries, 0, "one", 3);
+    at += entries_put (entries + at, 1, "two", 3);
     return record_write (out, 7, 1, 2, 0, s_cid, sizeof s_cid, 1, entries, at);
 }
 
@@ -899,8 +899,8 @@ static void s_templates_build (void)
 {
     static uint8_t record[256], entries[64];
     size_t record_size = s_sample_record (record);
-    size_t entries_size = record_put_entry (entries, 0, "one", 3);
-    entries_size += record_put_entry (entries + entries_size, 1, "two", 3);
+    size_t entries_size = entries_put (entries, 0, "one", 3);
+    entries_size += entries_put (entries + entries_size, 1, "two", 3);
     static const proto_payload_t payloads[2] = {{(const uint8_t *)"one", 3},
                                                 {(const uint8_t *)"two", 3}};
     static const proto_exception_t exceptions[1] = {{1, RLOG_TOO_LARGE, 0}};

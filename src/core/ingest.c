@@ -17,7 +17,7 @@ static void s_next (const ingest_request_t *req, const uint8_t **p, uint64_t *de
         *size = req->size;
         return;
     }
-    *p += record_get_entry (*p, req->data + req->size, delta, data, size);
+    *p += entries_get (*p, req->data + req->size, delta, data, size);
 }
 
 int ingest_check (const ingest_request_t *req, char *why, size_t why_size)
@@ -29,7 +29,7 @@ int ingest_check (const ingest_request_t *req, char *why, size_t why_size)
         uint64_t delta;
         const uint8_t *data;
         size_t size;
-        size_t used = record_get_entry (p, end, &delta, &data, &size);
+        size_t used = entries_get (p, end, &delta, &data, &size);
         if (used == 0 || (i == 0) != (delta == 0)) {
             snprintf (why, why_size, "entry %llu of the batch is malformed",
                       (unsigned long long)i);
@@ -71,7 +71,7 @@ static int64_t s_write (store_t *store, uint64_t epoch, const ingest_request_t *
             req_id += delta;
             if (verdicts[i] != APPENDS_NEW)
                 continue;
-            at += record_put_entry (out + at, req_id - last, data, size);
+            at += entries_put (out + at, req_id - last, data, size);
             last = req_id;
         }
     }
@@ -94,7 +94,7 @@ int64_t ingest_run (appends_t *appends, store_t *store, uint64_t epoch,
         verdicts[i] = (uint8_t)appends_entry (appends, req_id, size);
         if (verdicts[i] != APPENDS_NEW)
             continue;
-        new_bytes += record_entry_size (new_count ? req_id - last_new : 0, size);
+        new_bytes += entries_size (new_count ? req_id - last_new : 0, size);
         if (!new_count)
             first_new = req_id;
         last_new = req_id;

@@ -73,88 +73,6 @@ const char *record_error_text (record_error_t error)
 }
 
 //  --------------------------------------------------------------------------
-//  Varints: unsigned LEB128, at most 10 bytes, minimal length.
-
-size_t varint_size (uint64_t value)
-{
-    size_t size = 1;
-    while (value >= 0x80) {
-        value >>= 7;
-        size++;
-    }
-    return size;
-}
-
-size_t varint_put (uint8_t *out, uint64_t value)
-{
-    size_t size = 0;
-    while (value >= 0x80) {
-        out[size++] = (uint8_t)(value | 0x80);
-        value >>= 7;
-    }
-    out[size++] = (uint8_t)value;
-    return size;
-}
-
-size_t varint_get (const uint8_t *p, const uint8_t *end, uint64_t *value)
-{
-    uint64_t result = 0;
-    for (size_t i = 0; i < RECORD_VARINT_MAX && p + i < end; i++) {
-        uint8_t byte = p[i];
-        //  The tenth byte holds bit 63 only
-        if (i == RECORD_VARINT_MAX - 1 && byte > 1)
-            return 0;
-        result |= (uint64_t)(byte & 0x7F) << (7 * i);
-        if (!(byte & 0x80)) {
-            //  A last group of zero after others could have been left out
-            if (i > 0 && byte == 0)
-                return 0;
-            *value = result;
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
-//  --------------------------------------------------------------------------
-//  Entries
-
-size_t record_entry_size (uint64_t req_delta, size_t size)
-{
-    return varint_size (req_delta) + varint_size (size) + size;
-}
-
-size_t record_put_entry (uint8_t *out, uint64_t req_delta, const void *data, size_t size)
-{
-    assert (out);
-    assert (data || size == 0);
-    size_t used = varint_put (out, req_delta);
-    used += varint_put (out + used, size);
-    if (size)
-        memcpy (out + used, data, size);
-    return used + size;
-}
-
-size_t record_get_entry (const uint8_t *p, const uint8_t *end, uint64_t *req_delta,
-                         const uint8_t **data, size_t *size)
-{
-    assert (p && end && p <= end);
-    uint64_t value;
-    size_t used = varint_get (p, end, req_delta);
-    if (used == 0)
-        return 0;
-    size_t more = varint_get (p + used, end, &value);
-    if (more == 0)
-        return 0;
-    used += more;
-    if (value > (uint64_t)(end - (p + used)))
-        return 0;
-    *data = p + used;
-    *size = (size_t)value;
-    return used + (size_t)value;
-}
-
-//  --------------------------------------------------------------------------
 //  Reading
 
 //  The record's whole size from its size field, bounded by the SIZE bytes
@@ -220,7 +138,7 @@ static record_error_t s_check_entries (const record_t *r, size_t max_payload)
         uint64_t delta;
         const uint8_t *data;
         size_t size;
-        size_t used = record_get_entry (p, end, &delta, &data, &size);
+        size_t used = entries_get (p, end, &delta, &data, &size);
         if (used == 0 || (i == 0 && delta != 0) || delta > UINT64_MAX - req_id)
             return RECORD_BAD_ENTRY;
         req_id += delta;
@@ -269,7 +187,7 @@ bool record_next (record_iter_t *it, record_entry_t *out)
     if (it->left == 0)
         return false;
     uint64_t delta;
-    size_t used = record_get_entry (it->p, it->end, &delta, &out->data, &out->size);
+    size_t used = entries_get (it->p, it->end, &delta, &out->data, &out->size);
     if (used == 0) {
         it->left = 0; //  not a checked record: stop rather than read on
         return false;

@@ -36,13 +36,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "entries.h"
 
 #define RECORD_HEADER        38 //  bytes before the client id
 #define RECORD_CLIENT_ID_MAX 64
-#define RECORD_VARINT_MAX    10
-//  An entry's bytes beyond its payload, at most (two varints)
-#define RECORD_ENTRY_OVERHEAD (2 * RECORD_VARINT_MAX)
-#define RECORD_F_MARKER       0x01
+#define RECORD_F_MARKER      0x01
 //  Largest size field: a record takes at most 4 + 2^31 bytes
 #define RECORD_SIZE_MAX ((uint32_t)1 << 31)
 
@@ -132,29 +130,14 @@ size_t record_write (uint8_t *out, uint64_t epoch, uint64_t first_seq, uint32_t 
 
 //  The same in pieces, when the entry section is built in place: write the
 //  header and client id (returns RECORD_HEADER + ID_SIZE), then the entries
-//  right after it (record_put_entry), then seal: the size field and the CRC
+//  right after it (entries_put), then seal: the size field and the CRC
 //  over SIZE bytes in all.
 size_t record_write_header (uint8_t *out, uint64_t epoch, uint64_t first_seq, uint32_t count,
                             uint8_t flags, const uint8_t *client_id, size_t id_size,
                             uint64_t first_req);
 void record_seal (uint8_t *out, size_t size);
 
-//  Append one entry (REQ_DELTA, payload) to an entry section at OUT (room
-//  for size + RECORD_ENTRY_OVERHEAD bytes). Returns the bytes written.
-size_t record_put_entry (uint8_t *out, uint64_t req_delta, const void *data, size_t size);
-
-//  Bytes record_put_entry writes for these values.
-size_t record_entry_size (uint64_t req_delta, size_t size);
-
-//  Read one entry of an entry section: returns bytes consumed, or 0 when
-//  the bytes at P (up to END) do not hold a whole, minimal entry.
-size_t record_get_entry (const uint8_t *p, const uint8_t *end, uint64_t *req_delta,
-                         const uint8_t **data, size_t *size);
-
-//  Varints (LEB128). put: returns bytes written (1..10). get: bytes read,
-//  0 if truncated, over 10 bytes or not minimal.
-size_t varint_put (uint8_t *out, uint64_t value);
-size_t varint_get (const uint8_t *p, const uint8_t *end, uint64_t *value);
-size_t varint_size (uint64_t value);
+//  The entry section's format (varints, entries) is lib/entries.h: the
+//  client library writes it, the node stores it as it came.
 
 #endif

@@ -6,7 +6,7 @@
 #include <assert.h>
 #include <string.h>
 
-static size_t s_varint_size (uint64_t value)
+size_t entries_varint_size (uint64_t value)
 {
     size_t size = 1;
     while (value >= 0x80) {
@@ -16,7 +16,7 @@ static size_t s_varint_size (uint64_t value)
     return size;
 }
 
-static size_t s_varint_put (uint8_t *out, uint64_t value)
+size_t entries_varint_put (uint8_t *out, uint64_t value)
 {
     size_t size = 0;
     while (value >= 0x80) {
@@ -28,7 +28,7 @@ static size_t s_varint_put (uint8_t *out, uint64_t value)
 }
 
 //  Bytes read (1..10), or 0 if truncated, too long or not minimal.
-static size_t s_varint_get (const uint8_t *p, const uint8_t *end, uint64_t *value)
+size_t entries_varint_get (const uint8_t *p, const uint8_t *end, uint64_t *value)
 {
     uint64_t result = 0;
     for (size_t i = 0; i < ENTRIES_VARINT_MAX && p + i < end; i++) {
@@ -48,15 +48,15 @@ static size_t s_varint_get (const uint8_t *p, const uint8_t *end, uint64_t *valu
 
 size_t entries_size (uint64_t req_delta, size_t size)
 {
-    return s_varint_size (req_delta) + s_varint_size (size) + size;
+    return entries_varint_size (req_delta) + entries_varint_size (size) + size;
 }
 
 size_t entries_put (uint8_t *out, uint64_t req_delta, const void *data, size_t size)
 {
     assert (out);
     assert (data || size == 0);
-    size_t used = s_varint_put (out, req_delta);
-    used += s_varint_put (out + used, size);
+    size_t used = entries_varint_put (out, req_delta);
+    used += entries_varint_put (out + used, size);
     if (size)
         memcpy (out + used, data, size);
     return used + size;
@@ -67,10 +67,10 @@ size_t entries_get (const uint8_t *p, const uint8_t *end, uint64_t *req_delta, c
 {
     assert (p && end && p <= end);
     uint64_t value;
-    size_t used = s_varint_get (p, end, req_delta);
+    size_t used = entries_varint_get (p, end, req_delta);
     if (used == 0)
         return 0;
-    size_t more = s_varint_get (p + used, end, &value);
+    size_t more = entries_varint_get (p + used, end, &value);
     if (more == 0)
         return 0;
     used += more;

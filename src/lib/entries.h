@@ -5,9 +5,8 @@
     whose id is the frame's first_req; at least 1 after it), size the
     payload's bytes. Varints are unsigned LEB128, minimal, at most 10 bytes.
     This is the entry section of src/core/record.h's record batch, so the
-    master stores what the client built without re-encoding it. librlog
-    does not link src/core: these few lines are the client's own writer
-    (and reader, for splitting a batch again) of that wire format.
+    master stores what the client built without re-encoding it: the client
+    library and the node share this one writer and reader of it.
 */
 #ifndef ENTRIES_H_INCLUDED
 #define ENTRIES_H_INCLUDED
@@ -18,6 +17,12 @@
 #define ENTRIES_VARINT_MAX 10
 //  An entry's bytes beyond its payload, at most (two varints)
 #define ENTRIES_OVERHEAD (2 * ENTRIES_VARINT_MAX)
+
+//  Varints: put returns the bytes written (1..10); get the bytes read, 0
+//  when truncated, over 10 bytes or not minimal.
+size_t entries_varint_size (uint64_t value);
+size_t entries_varint_put (uint8_t *out, uint64_t value);
+size_t entries_varint_get (const uint8_t *p, const uint8_t *end, uint64_t *value);
 
 //  Bytes entries_put writes for these values.
 size_t entries_size (uint64_t req_delta, size_t size);

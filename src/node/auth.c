@@ -152,8 +152,9 @@ static zcert_t *s_load_secret (const char *secret, char *err, size_t err_size)
     char probe[1100];
     snprintf (probe, sizeof probe, "%s_secret", secret ? secret : "");
     if (!secret || !*secret || !zsys_file_exists (probe)) {
-        snprintf (err, err_size, "certificate %.300s not found (create one with: logcli keygen "
-                                 "NAME)",
+        snprintf (err, err_size,
+                  "certificate %.300s not found (create one with: logcli keygen "
+                  "NAME)",
                   probe);
         return NULL;
     }
@@ -183,8 +184,8 @@ auth_t *auth_new (const char *secret, const char *nodes_dir, const char *clients
     if (ok && nodes_dir && *nodes_dir)
         ok = s_load_dir (nodes_dir, self->nodes, &self->node_count, true, err, err_size) == 0;
     if (ok && clients_dir && *clients_dir)
-        ok = s_load_dir (clients_dir, self->clients, &self->client_count, false, err,
-                         err_size) == 0;
+        ok =
+            s_load_dir (clients_dir, self->clients, &self->client_count, false, err, err_size) == 0;
     if (ok && (self->node_count || self->client_count)) {
         self->handler = zactor_new (s_handler, self);
         if (!self->handler) {

@@ -118,8 +118,9 @@ static int s_check_curve (config_t *self, config_role_t role, char *err, size_t 
     if (!self->curve_secret[0])
         return 0;
     if (role != CONFIG_SECONDARY && !self->curve_nodes[0]) {
-        snprintf (err, err_size, "--curve-secret needs --curve-allow-nodes DIR (the public "
-                                 "certificates of the secondaries, named by node id)");
+        snprintf (err, err_size,
+                  "--curve-secret needs --curve-allow-nodes DIR (the public "
+                  "certificates of the secondaries, named by node id)");
         return -1;
     }
     if (role == CONFIG_SECONDARY && !self->master_key[0]) {
@@ -160,8 +161,7 @@ static int s_check_secondary (config_t *self, char *err, size_t err_size)
         snprintf (err, err_size, "secondary needs --id NAME (1..63 characters)");
         return -1;
     }
-    if (self->fail_rate < 0 || self->fail_rate > 1 || self->drop_rate < 0 ||
-        self->drop_rate > 1) {
+    if (self->fail_rate < 0 || self->fail_rate > 1 || self->drop_rate < 0 || self->drop_rate > 1) {
         snprintf (err, err_size, "fail-rate and drop-rate must be within 0..1");
         return -1;
     }
@@ -189,8 +189,8 @@ int config_set_peers (config_t *self, const char *list, char *err, size_t err_si
         char *end = NULL;
         long port = colon ? strtol (colon + 1, &end, 10) : 0;
         if (count == CONFIG_MEMBERS_MAX || len >= sizeof item || !eq || eq == item ||
-            eq - item > CONFIG_ID_MAX || !colon || colon == eq + 1 || !end || *end ||
-            port < 1 || port > 65533) {
+            eq - item > CONFIG_ID_MAX || !colon || colon == eq + 1 || !end || *end || port < 1 ||
+            port > 65533) {
             snprintf (err, err_size,
                       "--peers takes up to %d entries ID=HOST:PORT (PORT 1..65533: the node "
                       "also uses PORT+1 and PORT+2), comma separated; got '%.60s'",

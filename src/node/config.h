@@ -61,11 +61,11 @@ typedef struct {
     //  Master
     uint32_t replicas;
     char secondaries[CONFIG_MEMBERS_MAX][CONFIG_ID_MAX + 1]; //  their ids (s1..sN by default)
-    uint32_t quorum; //  0 = majority of master + replicas
+    uint32_t quorum;                                         //  0 = majority of master + replicas
     char pub_ep[CONFIG_ENDPOINT_MAX];
     char peer_ep[CONFIG_ENDPOINT_MAX];
-    size_t max_waiters;        //  appends parked for their write concern
-    size_t max_client_waiting; //  ... of them from one client connection
+    size_t max_waiters;         //  appends parked for their write concern
+    size_t max_client_waiting;  //  ... of them from one client connection
     char id[CONFIG_ID_MAX + 1]; //  the node's id ("master" for a pinned master)
     //  Elected node (rlogd node): every member, this one included
     config_member_t members[CONFIG_MEMBERS_MAX];
@@ -79,7 +79,7 @@ typedef struct {
     int64_t delay_ms;
     double fail_rate;
     double drop_rate;
-    uint64_t seed; //  0 = from time and pid
+    uint64_t seed;         //  0 = from time and pid
     size_t holdback_max;   //  records held back
     size_t holdback_bytes; //  ... and their bytes
 } config_t;

@@ -55,8 +55,7 @@ static int s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
             s_log (self, "connection refused: the connection limit (--max-connections) is reached",
                    "");
         }
-    } else if (streq (name, "DISCONNECTED") && known &&
-               (self->refusing[n / 8] & (1 << (n % 8))))
+    } else if (streq (name, "DISCONNECTED") && known && (self->refusing[n / 8] & (1 << (n % 8))))
         self->refusing[n / 8] &= (uint8_t) ~(1 << (n % 8));
     else if (streq (name, "DISCONNECTED") && self->connections > 0)
         self->connections--;

@@ -106,10 +106,8 @@ static void s_request_votes (void *arg, uint64_t epoch, uint64_t last_epoch, uin
 {
     node_self_t *self = (node_self_t *)arg;
     node_t *node = &self->node;
-    proto_msg_t msg = {.type = PROTO_VOTE_REQUEST,
-                       .epoch = epoch,
-                       .last_epoch = last_epoch,
-                       .last_seq = last_seq};
+    proto_msg_t msg = {
+        .type = PROTO_VOTE_REQUEST, .epoch = epoch, .last_epoch = last_epoch, .last_seq = last_seq};
     snprintf (msg.node_id, sizeof msg.node_id, "%s", node->cfg.id);
     log_info ("asking for votes in epoch %llu (last entry: epoch %llu, seq %llu)",
               (unsigned long long)epoch, (unsigned long long)last_epoch,
@@ -221,9 +219,9 @@ static void s_vote_request (node_self_t *self, const wire_route_t *route, zmq_ms
         uint64_t my_seq, my_epoch;
         uint32_t crc;
         storage_last (&node->storage, &my_seq, &my_epoch, &crc);
-        vote.granted = election_vote_request (self->election, msg->epoch, msg->node_id,
-                                              msg->last_epoch, msg->last_seq, my_epoch, my_seq,
-                                              node->now, &vote.epoch);
+        vote.granted =
+            election_vote_request (self->election, msg->epoch, msg->node_id, msg->last_epoch,
+                                   msg->last_seq, my_epoch, my_seq, node->now, &vote.epoch);
     }
     node_send (node, node->peer, route->bytes, route->size, &vote);
 }
@@ -239,8 +237,7 @@ bool elect_peer_frame (node_self_t *self, const wire_route_t *route, zmq_msg_t *
     //  any more. Only a member's HELLO counts (with CURVE, under its key):
     //  anyone else's epoch means nothing here.
     if (msg->type == PROTO_HELLO && msg->epoch > election_epoch (self->election) &&
-        election_is_member (self->election, msg->node_id) &&
-        s_authentic (self, body, msg->node_id))
+        election_is_member (self->election, msg->node_id) && s_authentic (self, body, msg->node_id))
         election_saw_epoch (self->election, msg->epoch, self->node.now);
     return false;
 }
@@ -264,8 +261,8 @@ const char *elect_leader (node_self_t *self)
     int m = config_member (cfg, election_leader (self->election));
     if (m < 0)
         return "";
-    snprintf (self->leader_client, sizeof self->leader_client, "tcp://%s:%d",
-              cfg->members[m].host, cfg->members[m].port);
+    snprintf (self->leader_client, sizeof self->leader_client, "tcp://%s:%d", cfg->members[m].host,
+              cfg->members[m].port);
     return self->leader_client;
 }
 

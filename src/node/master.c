@@ -62,13 +62,13 @@ static const uint64_t *s_held (master_t *self)
 
 int master_mark_epoch (master_t *self)
 {
-    size_t size = record_size (0, record_entry_size (0, 0));
+    size_t size = record_size (0, entries_size (0, 0));
     uint8_t *out = store_reserve (self->store, size);
     if (!out)
         return -1;
     uint64_t seq = store_head (self->store) + 1;
     size_t at = record_write_header (out, self->epoch, seq, 1, RECORD_F_MARKER, NULL, 0, 0);
-    at += record_put_entry (out + at, 0, NULL, 0);
+    at += entries_put (out + at, 0, NULL, 0);
     record_seal (out, at);
     if (store_append_reserved (self->store) != 0)
         return -1;
@@ -115,8 +115,8 @@ static void s_append (master_t *self, const wire_route_t *route, const proto_msg
 {
     node_t *node = self->node;
     bool batch = msg->type == PROTO_APPEND_BATCH;
-    ingest_request_t req = {msg->client_id, msg->req_id, batch ? msg->count : 1, batch,
-                            msg->data, msg->size};
+    ingest_request_t req = {msg->client_id, msg->req_id, batch ? msg->count : 1,
+                            batch,          msg->data,   msg->size};
     char text[PROTO_TEXT_MAX + 1] = "read-only: ";
     if (ingest_check (&req, text, sizeof text) != 0) {
         node_refuse (node, route, msg, RLOG_MALFORMED, text, NULL);
@@ -126,8 +126,9 @@ static void s_append (master_t *self, const wire_route_t *route, const proto_msg
     //  In memory a w=1 append is answered in this turn; on disk it waits
     //  for the turn's write (and fsync).
     bool may_park = msg->w > 1 || store_is_durable (self->store);
-    appends_request_t ar = {route->bytes, route->size, msg->client_id, msg->req_id,
-                            (uint32_t)req.count, msg->w, msg->timeout_ms, batch, may_park};
+    appends_request_t ar = {
+        route->bytes, route->size,     msg->client_id, msg->req_id, (uint32_t)req.count,
+        msg->w,       msg->timeout_ms, batch,          may_park};
     if (appends_begin (self->appends, &ar, read_only ? RLOG_READ_ONLY : 0, text, node->now) != 0)
         return;
     int64_t first_seq = ingest_run (self->appends, self->store, self->epoch, &req, self->verdicts);
@@ -147,7 +148,7 @@ static void s_open_session (master_t *self, const wire_route_t *route)
     proto_msg_t msg = {.type = PROTO_OPEN_REPLY,
                        .code = RLOG_OK,
                        .max_msg = node->cfg.max_msg,
-                       .max_batch = node->cfg.max_msg + RECORD_ENTRY_OVERHEAD,
+                       .max_batch = node->cfg.max_msg + ENTRIES_OVERHEAD,
                        .client_id = id,
                        .client_id_size = sizeof id};
     if (appends_open (self->appends, id) != 0) {
@@ -199,8 +200,8 @@ static void s_publish (master_t *self)
         store_slice_t slice;
         if (store_slice (self->store, self->published + 1, written, 1024 * 1024, &slice) != 0)
             break;
-        wire_send_records (node->pub, NULL, 0, node->prefix, PROTO_BATCH, self->epoch,
-                           slice.bytes, slice.size);
+        wire_send_records (node->pub, NULL, 0, node->prefix, PROTO_BATCH, self->epoch, slice.bytes,
+                           slice.size);
         self->published = slice.last_seq;
     }
 }
@@ -245,8 +246,7 @@ static void s_see_epoch (master_t *self, uint64_t epoch)
         return;
     }
     log_warn ("a secondary has seen epoch %llu: this master moves from epoch %llu to %llu",
-              (unsigned long long)epoch, (unsigned long long)self->epoch,
-              (unsigned long long)next);
+              (unsigned long long)epoch, (unsigned long long)self->epoch, (unsigned long long)next);
     self->epoch = next;
 }
 
@@ -254,9 +254,12 @@ static void s_hello (master_t *self, const wire_route_t *route, const peers_orig
                      const proto_msg_t *msg, peers_decision_t *d)
 {
     node_t *node = self->node;
-    peers_hello_t hello = {msg->node_id, msg->history_size ? msg->history : NULL,
-                           msg->last_epoch,  msg->last_seq,
-                           (uint32_t)msg->last_crc, msg->epoch};
+    peers_hello_t hello = {msg->node_id,
+                           msg->history_size ? msg->history : NULL,
+                           msg->last_epoch,
+                           msg->last_seq,
+                           (uint32_t)msg->last_crc,
+                           msg->epoch};
     peers_log_t view = s_log_view (self);
     peers_hello (self->peers, from, &hello, &view, node->now, d);
     if (d->verdict != PEERS_ACCEPT)
@@ -394,7 +397,8 @@ static peers_t *s_new_peers (master_t *self, char *err, size_t err_size)
 {
     node_t *node = self->node;
     const config_t *cfg = &node->cfg;
-    peers_config_t pc = {.quorum = cfg->quorum ? cfg->quorum : health_default_quorum (cfg->replicas),
+    peers_config_t pc = {.quorum =
+                             cfg->quorum ? cfg->quorum : health_default_quorum (cfg->replicas),
                          .health = {cfg->suspect_ms, cfg->unhealthy_ms, cfg->recover_ms},
                          .heartbeat_ms = cfg->heartbeat_ms,
                          .fetch_max = cfg->fetch_max,
@@ -428,8 +432,13 @@ master_t *master_new (node_t *node, uint64_t epoch, char *err, size_t err_size)
     self->node = node;
     self->store = node->storage.store;
     self->epoch = epoch;
-    appends_config_t ac = {cfg->replicas + 1, cfg->max_msg, cfg->max_waiters,
-                           cfg->max_client_waiting, 0, 0, 0,
+    appends_config_t ac = {cfg->replicas + 1,
+                           cfg->max_msg,
+                           cfg->max_waiters,
+                           cfg->max_client_waiting,
+                           0,
+                           0,
+                           0,
                            (uint64_t)zclock_usecs () ^ ((uint64_t)getpid () << 40)};
     self->appends = appends_new (&ac, s_on_reply, self);
     self->peers = self->appends ? s_new_peers (self, err, err_size) : NULL;

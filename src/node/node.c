@@ -592,8 +592,7 @@ static int s_start_role (self_t *self, char *err, size_t err_size)
         return self->master ? 0 : -1;
     }
     self->follow_link = 0;
-    self->secondary =
-        secondary_new (node, node->dealers[0], node->cfg.master_peer, err, err_size);
+    self->secondary = secondary_new (node, node->dealers[0], node->cfg.master_peer, err, err_size);
     return self->secondary ? 0 : -1;
 }
 

@@ -40,8 +40,8 @@ static int s_send_peer (secondary_t *self, const proto_msg_t *msg)
     return node_send (self->node, self->dealer, NULL, 0, msg);
 }
 
-static int s_send_hello (void *arg, const uint8_t *history, uint64_t last_epoch,
-                         uint64_t last_seq, uint32_t last_crc, uint64_t epoch)
+static int s_send_hello (void *arg, const uint8_t *history, uint64_t last_epoch, uint64_t last_seq,
+                         uint32_t last_crc, uint64_t epoch)
 {
     secondary_t *self = (secondary_t *)arg;
     proto_msg_t msg = {.type = PROTO_HELLO,
@@ -82,8 +82,8 @@ static int s_store (void *arg, const uint8_t *record, size_t size)
     if (store_append (self->store, record, size) == 0)
         return 0;
     if (wire_ratelimit (&self->node->disk_log, self->node->now, 1000))
-        log_error ("cannot store entry %llu: %s",
-                   (unsigned long long)store_head (self->store) + 1, strerror (errno));
+        log_error ("cannot store entry %llu: %s", (unsigned long long)store_head (self->store) + 1,
+                   strerror (errno));
     return -1;
 }
 
@@ -138,8 +138,8 @@ static void s_master_frame (secondary_t *self, const proto_msg_t *msg)
     follower_t *f = self->follower;
     int64_t now = self->node->now;
     if (msg->type == PROTO_WELCOME)
-        follower_welcome (f, msg->epoch, msg->history, msg->head, msg->truncate_to,
-                          msg->at_epoch, (uint32_t)msg->at_crc, msg->leader, now);
+        follower_welcome (f, msg->epoch, msg->history, msg->head, msg->truncate_to, msg->at_epoch,
+                          (uint32_t)msg->at_crc, msg->leader, now);
     else if (msg->type == PROTO_HEARTBEAT)
         follower_heartbeat (f, msg->epoch, msg->head, msg->history, now);
     else if (msg->type == PROTO_BATCH || msg->type == PROTO_FILL)
@@ -165,8 +165,8 @@ static void s_frame (secondary_t *self, const void *data, size_t size, bool dela
         return;
     }
     if (self->knobs && !delayed) {
-        bool droppable = msg.type == PROTO_BATCH || msg.type == PROTO_FILL ||
-                         msg.type == PROTO_HEARTBEAT;
+        bool droppable =
+            msg.type == PROTO_BATCH || msg.type == PROTO_FILL || msg.type == PROTO_HEARTBEAT;
         if (knobs_frame (self->knobs, droppable, data, size, node->now) != KNOBS_PASS)
             return;
     }
@@ -262,11 +262,11 @@ secondary_t *secondary_new (node_t *node, zsock_t *dealer, const char *master_pe
     self->dealer = dealer;
     snprintf (self->master_peer, sizeof self->master_peer, "%s", master_peer);
     uint64_t seed = cfg->seed ? cfg->seed : (uint64_t)zclock_usecs () ^ ((uint64_t)getpid () << 32);
-    follower_config_t fc = {cfg->id,           cfg->heartbeat_ms,   cfg->unhealthy_ms,
-                            cfg->fetch_max,    cfg->holdback_max,   cfg->holdback_bytes,
-                            cfg->discard_foreign, seed};
-    follower_sink_t sink = {self,   s_send_hello, s_send_ack, s_send_fetch,
-                            s_store, s_truncate,  s_adopt,    s_log};
+    follower_config_t fc = {
+        cfg->id,           cfg->heartbeat_ms,   cfg->unhealthy_ms,    cfg->fetch_max,
+        cfg->holdback_max, cfg->holdback_bytes, cfg->discard_foreign, seed};
+    follower_sink_t sink = {self,    s_send_hello, s_send_ack, s_send_fetch,
+                            s_store, s_truncate,   s_adopt,    s_log};
     const meta_t *meta = &node->storage.meta;
     self->follower =
         follower_new (&fc, self->store, meta->has_history ? meta->history : NULL, &sink);

@@ -126,8 +126,8 @@ const char *storage_rollback_path (storage_t *self, const char *reason, char *bu
     //  Divergent entries: rollback-EPOCH-MS.log; another history's:
     //  rollback-foreign-EPOCH-MS.log.
     bool plain = strcmp (reason, "rollback") == 0;
-    snprintf (buf, size, "%s/rollback-%s%s%llu-%lld.log", self->cfg->data_dir,
-              plain ? "" : reason, plain ? "" : "-", (unsigned long long)self->meta.epoch, ms);
+    snprintf (buf, size, "%s/rollback-%s%s%llu-%lld.log", self->cfg->data_dir, plain ? "" : reason,
+              plain ? "" : "-", (unsigned long long)self->meta.epoch, ms);
     return buf;
 }
 

@@ -96,8 +96,7 @@ int wire_send_encoded (zsock_t *sock, const uint8_t *route, size_t route_size,
     if (proto_encoder_size (encoder) < 4096)
         return route ? wire_send_route (sock, route, route_size, proto_encoder_data (encoder),
                                         proto_encoder_size (encoder))
-                     : wire_send (sock, proto_encoder_data (encoder),
-                                  proto_encoder_size (encoder));
+                     : wire_send (sock, proto_encoder_data (encoder), proto_encoder_size (encoder));
     void *handle = zsock_resolve (sock);
     void *data;
     size_t size;

@@ -42,8 +42,8 @@ int wire_send_encoded (zsock_t *sock, const uint8_t *route, size_t route_size,
 //  RECORDS..+SIZE with one copy; PREFIX is a scratch encoder for the few
 //  bytes before them. ROUTE NULL: a PUB.
 int wire_send_records (zsock_t *sock, const uint8_t *route, size_t route_size,
-                       proto_encoder_t *prefix, int type, uint64_t epoch,
-                       const void *records, size_t size);
+                       proto_encoder_t *prefix, int type, uint64_t epoch, const void *records,
+                       size_t size);
 
 //  Non-blocking send of one frame on a PUB or DEALER.
 int wire_send (zsock_t *sock, const void *data, size_t size);

@@ -53,7 +53,7 @@ static inline size_t gen_spec_size (const spec_t *spec)
 {
     size_t entries = 0;
     for (uint32_t i = 0; i < spec->count; i++)
-        entries += record_entry_size (i ? 1 : 0, gen_payload_size (spec, i));
+        entries += entries_size (i ? 1 : 0, gen_payload_size (spec, i));
     return record_size (gen_id_size (spec), entries);
 }
 
@@ -67,8 +67,8 @@ static inline size_t gen_write (const spec_t *spec, uint8_t *out)
                                        gen_id_size (spec), spec->first_seq * 10);
     for (uint32_t i = 0; i < spec->count; i++) {
         size_t size = gen_payload_size (spec, i);
-        used += varint_put (out + used, i ? 1 : 0);
-        used += varint_put (out + used, size);
+        used += entries_varint_put (out + used, i ? 1 : 0);
+        used += entries_varint_put (out + used, size);
         for (size_t j = 0; j < size; j++)
             out[used + j] = gen_byte (spec->first_seq + i + spec->salt, j);
         used += size;

@@ -904,9 +904,9 @@ Test (appends, recover_from_records)
     //  A record of 3 entries with request ids 5, 6, 9 at seqs 10..12
     uint8_t entries[64];
     size_t size = 0;
-    size += record_put_entry (entries + size, 0, "a", 1);
-    size += record_put_entry (entries + size, 1, "b", 1);
-    size += record_put_entry (entries + size, 3, "c", 1);
+    size += entries_put (entries + size, 0, "a", 1);
+    size += entries_put (entries + size, 1, "b", 1);
+    size += entries_put (entries + size, 3, "c", 1);
     uint8_t bytes[256];
     size_t total = record_write (bytes, 1, 10, 3, 0, client, DEDUP_ID_SIZE, 5, entries, size);
     record_t record;
@@ -922,7 +922,7 @@ Test (appends, recover_from_records)
     cr_assert_eq (dedup_runs (dedup), 2);
     //  A marker and a record without a client id are skipped
     uint8_t marker_entry[4];
-    size_t msize = record_put_entry (marker_entry, 0, "", 0);
+    size_t msize = entries_put (marker_entry, 0, "", 0);
     total = record_write (bytes, 2, 13, 1, RECORD_F_MARKER, NULL, 0, 0, marker_entry, msize);
     cr_assert_eq (record_check (bytes, total, 100, &record), RECORD_OK);
     cr_assert_eq (appends_recover (fx->appends, &record), 0);

@@ -177,8 +177,8 @@ static size_t s_record (uint8_t *out, uint64_t epoch, uint64_t first, uint32_t c
     for (uint32_t i = 0; i < count; i++) {
         char payload[32];
         int n = snprintf (payload, sizeof payload, "entry %llu", (unsigned long long)(first + i));
-        cr_assert_lt (size + (size_t)n + RECORD_ENTRY_OVERHEAD, sizeof entries);
-        size += record_put_entry (entries + size, i == 0 ? 0 : 1, payload, (size_t)n);
+        cr_assert_lt (size + (size_t)n + ENTRIES_OVERHEAD, sizeof entries);
+        size += entries_put (entries + size, i == 0 ? 0 : 1, payload, (size_t)n);
     }
     return record_write (out, epoch, first, count, 0, s_client, sizeof s_client, 100 + first,
                          entries, size);

@@ -262,7 +262,7 @@ static int s_adopt (void *arg, const uint8_t *history, uint64_t epoch)
 static size_t s_record (uint8_t *out, uint64_t first)
 {
     uint8_t entry[64];
-    size_t size = record_put_entry (entry, 0, "payload", 7);
+    size_t size = entries_put (entry, 0, "payload", 7);
     return record_write (out, 1, first, 1, 0, NULL, 0, first, entry, size);
 }
 

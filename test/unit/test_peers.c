@@ -95,11 +95,11 @@ static void s_teardown (s_fixture_t *f)
 //  Append one record of COUNT entries in EPOCH; returns its CRC.
 static uint32_t s_append (s_fixture_t *f, uint64_t epoch, uint32_t count)
 {
-    uint8_t entries[64 * (1 + RECORD_ENTRY_OVERHEAD)];
+    uint8_t entries[64 * (1 + ENTRIES_OVERHEAD)];
     cr_assert_leq (count, 64);
     size_t size = 0;
     for (uint32_t i = 0; i < count; i++)
-        size += record_put_entry (entries + size, i ? 1 : 0, "x", 1);
+        size += entries_put (entries + size, i ? 1 : 0, "x", 1);
     const uint8_t client[1] = {'c'};
     uint8_t record[sizeof entries + RECORD_HEADER + sizeof client];
     uint64_t first = store_head (f->store) + 1;

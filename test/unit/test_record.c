@@ -21,7 +21,7 @@ static size_t s_build (uint8_t *out, uint64_t epoch, uint64_t first_seq, uint32_
     for (uint32_t i = 0; i < count; i++) {
         uint8_t payload[8];
         memset (payload, (int)i, sizeof payload);
-        used += record_put_entry (entries + used, i, payload, i % 7 + 1);
+        used += entries_put (entries + used, i, payload, i % 7 + 1);
     }
     uint8_t id[RECORD_CLIENT_ID_MAX];
     for (size_t i = 0; i < id_size; i++)
@@ -49,20 +49,20 @@ Test (record, varints)
         0,       1,          127,        128,        255,        16383,          16384,     2097151,
         2097152, UINT32_MAX, 1ull << 56, 1ull << 62, 1ull << 63, UINT64_MAX - 1, UINT64_MAX};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
-        uint8_t buf[RECORD_VARINT_MAX];
-        size_t size = varint_put (buf, values[i]);
-        cr_assert_eq (size, varint_size (values[i]));
-        cr_assert_leq (size, RECORD_VARINT_MAX);
+        uint8_t buf[ENTRIES_VARINT_MAX];
+        size_t size = entries_varint_put (buf, values[i]);
+        cr_assert_eq (size, entries_varint_size (values[i]));
+        cr_assert_leq (size, ENTRIES_VARINT_MAX);
         uint64_t back = 0;
-        cr_assert_eq (varint_get (buf, buf + size, &back), size);
+        cr_assert_eq (entries_varint_get (buf, buf + size, &back), size);
         cr_assert_eq (back, values[i]);
         //  Every shorter read is truncated
         for (size_t cut = 0; cut < size; cut++)
-            cr_assert_eq (varint_get (buf, buf + cut, &back), 0);
+            cr_assert_eq (entries_varint_get (buf, buf + cut, &back), 0);
     }
-    cr_assert_eq (varint_size (UINT64_MAX), 10);
-    cr_assert_eq (varint_size (127), 1);
-    cr_assert_eq (varint_size (128), 2);
+    cr_assert_eq (entries_varint_size (UINT64_MAX), 10);
+    cr_assert_eq (entries_varint_size (127), 1);
+    cr_assert_eq (entries_varint_size (128), 2);
 
     //  Not minimal, too long, or past 64 bits
     const uint8_t zero2[] = {0x80, 0x00};
@@ -71,14 +71,14 @@ Test (record, varints)
     const uint8_t over64[] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02};
     const uint8_t max64[] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01};
     uint64_t value;
-    cr_assert_eq (varint_get (zero2, zero2 + 2, &value), 0);
-    cr_assert_eq (varint_get (one3, one3 + 3, &value), 0);
-    cr_assert_eq (varint_get (long11, long11 + 11, &value), 0);
-    cr_assert_eq (varint_get (over64, over64 + 10, &value), 0);
-    cr_assert_eq (varint_get (max64, max64 + 10, &value), 10);
+    cr_assert_eq (entries_varint_get (zero2, zero2 + 2, &value), 0);
+    cr_assert_eq (entries_varint_get (one3, one3 + 3, &value), 0);
+    cr_assert_eq (entries_varint_get (long11, long11 + 11, &value), 0);
+    cr_assert_eq (entries_varint_get (over64, over64 + 10, &value), 0);
+    cr_assert_eq (entries_varint_get (max64, max64 + 10, &value), 10);
     cr_assert_eq (value, UINT64_MAX);
     const uint8_t zero[] = {0x00};
-    cr_assert_eq (varint_get (zero, zero + 1, &value), 1);
+    cr_assert_eq (entries_varint_get (zero, zero + 1, &value), 1);
     cr_assert_eq (value, 0);
 }
 
@@ -86,23 +86,23 @@ Test (record, entries)
 {
     uint8_t buf[64];
     const uint8_t payload[] = {0, 1, 2, 0};
-    size_t size = record_put_entry (buf, 300, payload, sizeof payload);
-    cr_assert_eq (size, record_entry_size (300, sizeof payload));
+    size_t size = entries_put (buf, 300, payload, sizeof payload);
+    cr_assert_eq (size, entries_size (300, sizeof payload));
     cr_assert_eq (size, 2 + 1 + 4);
     uint64_t delta;
     const uint8_t *data;
     size_t data_size;
-    cr_assert_eq (record_get_entry (buf, buf + size, &delta, &data, &data_size), size);
+    cr_assert_eq (entries_get (buf, buf + size, &delta, &data, &data_size), size);
     cr_assert_eq (delta, 300);
     cr_assert_eq (data_size, 4);
     cr_assert_eq (memcmp (data, payload, 4), 0);
     for (size_t cut = 0; cut < size; cut++)
-        cr_assert_eq (record_get_entry (buf, buf + cut, &delta, &data, &data_size), 0);
+        cr_assert_eq (entries_get (buf, buf + cut, &delta, &data, &data_size), 0);
     //  A payload size beyond the end, in a minimal varint
     uint8_t big[] = {0x00, 0x7F, 1, 2};
-    cr_assert_eq (record_get_entry (big, big + sizeof big, &delta, &data, &data_size), 0);
-    cr_assert_leq (record_entry_size (UINT64_MAX, SIZE_MAX / 2) - SIZE_MAX / 2,
-                   RECORD_ENTRY_OVERHEAD);
+    cr_assert_eq (entries_get (big, big + sizeof big, &delta, &data, &data_size), 0);
+    cr_assert_leq (entries_size (UINT64_MAX, SIZE_MAX / 2) - SIZE_MAX / 2,
+                   ENTRIES_OVERHEAD);
 }
 
 Test (record, round_trip)
@@ -173,7 +173,7 @@ Test (record, built_in_pieces_is_the_same)
     for (uint32_t i = 0; i < 4; i++) {
         uint8_t payload[8];
         memset (payload, (int)i, sizeof payload);
-        used += record_put_entry (pieces + used, i, payload, i % 7 + 1);
+        used += entries_put (pieces + used, i, payload, i % 7 + 1);
     }
     record_seal (pieces, used);
     cr_assert_eq (used, size);
@@ -330,12 +330,12 @@ Test (record, entry_rules)
     }
     //  req ids must not wrap: first_req 10 + delta 2^64 - 10
     uint8_t wrap[32] = {0, 1, 'a'};
-    size_t used = 3 + varint_put (wrap + 3, UINT64_MAX - 9);
+    size_t used = 3 + entries_varint_put (wrap + 3, UINT64_MAX - 9);
     wrap[used++] = 1;
     wrap[used++] = 'b';
     size_t size = s_raw (buf, 2, 0, 0, wrap, used);
     cr_assert_eq (record_check (buf, size, MAX_PAYLOAD, &r), RECORD_BAD_ENTRY);
-    used = 3 + varint_put (wrap + 3, UINT64_MAX - 10); //  exactly 2^64 - 1
+    used = 3 + entries_varint_put (wrap + 3, UINT64_MAX - 10); //  exactly 2^64 - 1
     wrap[used++] = 1;
     wrap[used++] = 'b';
     size = s_raw (buf, 2, 0, 0, wrap, used);
@@ -349,16 +349,16 @@ Test (record, payload_sizes)
     cr_assert (entries && buf);
     uint8_t *payload = (uint8_t *)calloc (1, MAX_PAYLOAD + 1);
     record_t r;
-    size_t used = record_put_entry (entries, 0, payload, MAX_PAYLOAD);
+    size_t used = entries_put (entries, 0, payload, MAX_PAYLOAD);
     size_t size = s_raw (buf, 1, 0, 0, entries, used);
     cr_assert_eq (record_check (buf, size, MAX_PAYLOAD, &r), RECORD_OK);
     cr_assert_eq (record_check (buf, size, MAX_PAYLOAD - 1, &r), RECORD_TOO_LARGE);
-    used = record_put_entry (entries, 0, payload, MAX_PAYLOAD + 1);
+    used = entries_put (entries, 0, payload, MAX_PAYLOAD + 1);
     size = s_raw (buf, 1, 0, 0, entries, used);
     cr_assert_eq (record_check (buf, size, MAX_PAYLOAD, &r), RECORD_TOO_LARGE);
     //  A payload size that claims more than 2^32 bytes is an overrun
-    used = varint_put (entries, 0);
-    used += varint_put (entries + used, (uint64_t)1 << 40);
+    used = entries_varint_put (entries, 0);
+    used += entries_varint_put (entries + used, (uint64_t)1 << 40);
     size = s_raw (buf, 1, 0, 0, entries, used);
     cr_assert_eq (record_check (buf, size, SIZE_MAX, &r), RECORD_BAD_ENTRY);
     free (payload);

@@ -557,7 +557,7 @@ BOTH (random_model)
 static double s_cost_per_entry (uint64_t records, uint32_t per)
 {
     store_t *store = store_mem_new ();
-    size_t size = record_size (16, per * record_entry_size (1, 64));
+    size_t size = record_size (16, per * entries_size (1, 64));
     for (uint64_t i = 0; i < records; i++) {
         uint8_t *room = store_reserve (store, size);
         cr_assert_not_null (room);
@@ -567,7 +567,7 @@ static double s_cost_per_entry (uint64_t records, uint32_t per)
         uint8_t payload[64];
         for (uint32_t e = 0; e < per; e++) {
             memset (payload, (int)e, sizeof payload);
-            used += record_put_entry (room + used, e ? 1 : 0, payload, sizeof payload);
+            used += entries_put (room + used, e ? 1 : 0, payload, sizeof payload);
         }
         record_seal (room, used);
         cr_assert_eq (store_append_reserved (store), 0);

@@ -772,7 +772,7 @@ Test (disk, memory_bounded_by_index)
     store_t *store =
         store_disk_open (s_log, 64 * 1024 * 1024, true, MAX_PAYLOAD, NULL, err, sizeof err);
     cr_assert_not_null (store, "%s", err);
-    size_t size = record_size (16, record_entry_size (0, 1024));
+    size_t size = record_size (16, entries_size (0, 1024));
     uint8_t payload[1024];
     memset (payload, 0x5A, sizeof payload);
     uint8_t id[16] = "client-01234567";
@@ -782,7 +782,7 @@ Test (disk, memory_bounded_by_index)
         cr_assert_not_null (room);
         memcpy (payload, &seq, sizeof seq);
         size_t used = record_write_header (room, 1 + seq / 100000, seq, 1, 0, id, 16, seq);
-        used += record_put_entry (room + used, 0, payload, sizeof payload);
+        used += entries_put (room + used, 0, payload, sizeof payload);
         record_seal (room, used);
         cr_assert_eq (store_append_reserved (store), 0);
         if (seq % 1000 == 0)
@@ -832,11 +832,11 @@ static int s_append_3000 (store_t *store, uint8_t fill)
 {
     uint8_t payload[3000];
     memset (payload, fill, sizeof payload);
-    uint8_t *room = store_reserve (store, record_size (1, record_entry_size (0, 3000)));
+    uint8_t *room = store_reserve (store, record_size (1, entries_size (0, 3000)));
     cr_assert_not_null (room);
     size_t used =
         record_write_header (room, 1, store_head (store) + 1, 1, 0, (const uint8_t *)"c", 1, 0);
-    used += record_put_entry (room + used, 0, payload, sizeof payload);
+    used += entries_put (room + used, 0, payload, sizeof payload);
     record_seal (room, used);
     return store_append_reserved (store);
 }
@@ -952,7 +952,7 @@ typedef struct {
 static size_t s_raw (uint8_t *out, uint64_t first_seq, uint8_t id_size)
 {
     uint8_t entries[8];
-    size_t used = record_put_entry (entries, 0, "abc", 3);
+    size_t used = entries_put (entries, 0, "abc", 3);
     uint8_t id[RECORD_CLIENT_ID_MAX] = {0};
     size_t size =
         record_write (out, 1, first_seq, 1, 0, id, id_size > 64 ? 0 : id_size, 9, entries, used);
