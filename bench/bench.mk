@@ -1,14 +1,15 @@
 # bench/bench.mk - the benchmark suite (included by the top Makefile).
-#   make bench         full suite (~10 min on 2 cores): table, CSV, plot, README table
-#   make bench-quick   about one minute: 3 short runs per configuration
+#   make bench         full suite (~15 min on 2 cores): table, CSV, plot, README table
+#   make bench-quick   about 1.5 minutes: 3 short runs per configuration, failover 3 times
 #   make bench-tools   only build the bench programs into $(BUILD)/bench/
+#   make bench-instructions   instructions per append (callgrind), see bench/instructions.sh
 # Both bench targets end with the one-line "bench: ..." summary.
 
 BENCH_DIR    := $(BUILD)/bench
 BENCH_CFLAGS := -std=c11 -Wall -Wextra -Werror -O2 -g -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
                 -Iinclude $(shell pkg-config --cflags $(PKGS))
 BENCH_LIBS   := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
-BENCH_PROGS  := $(BENCH_DIR)/load $(BENCH_DIR)/ceiling $(BENCH_DIR)/redis_bench
+BENCH_PROGS  := $(BENCH_DIR)/load $(BENCH_DIR)/ceiling $(BENCH_DIR)/ideal $(BENCH_DIR)/redis_bench
 
 $(BENCH_DIR):
 	$(Q)mkdir -p $@
@@ -18,6 +19,10 @@ $(BENCH_DIR)/load: bench/load.c bench/bench_util.h $(BUILD)/librlog.a | $(BENCH_
 	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(BUILD)/librlog.a $(BENCH_LIBS)
 
 $(BENCH_DIR)/ceiling: bench/ceiling.c bench/bench_util.h | $(BENCH_DIR)
+	@$(if $(Q),echo "  CC    $<")
+	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(BENCH_LIBS)
+
+$(BENCH_DIR)/ideal: bench/ideal.c bench/bench_util.h | $(BENCH_DIR)
 	@$(if $(Q),echo "  CC    $<")
 	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(BENCH_LIBS)
 
@@ -39,4 +44,8 @@ bench-quick: bench-tools
 bench-profile: bench-tools
 	$(Q)BUILD=$(BUILD) bench/profile.sh $(PROFILE_ARGS)
 
-.PHONY: bench-profile
+# instructions per append at the master and a secondary (callgrind), see bench/instructions.sh
+bench-instructions: bench-tools
+	$(Q)BUILD=$(BUILD) bench/instructions.sh $(INSTRUCTIONS_ARGS)
+
+.PHONY: bench-profile bench-instructions

@@ -2,16 +2,38 @@
 
     load run --endpoint EP --mode sequential|clients|pipelined --w N
              [--payload B] [--clients K] [--window W] [--seconds S] [--warmup S]
+             [--count N] [--batch E] [--batch-bytes B] [--linger MS]
         sequential: one rlog_client, one append at a time.
         clients:    K threads, each with its own rlog_client, each waiting for
                     its reply before the next append.
-        pipelined:  one rlog_pipeline keeping WINDOW appends in flight.
+        pipelined:  one rlog_pipeline keeping WINDOW appends in flight; the
+                    pipeline packs them into APPEND_BATCH frames with its
+                    defaults (--batch/--batch-bytes/--linger override them:
+                    rlog_pipeline_set_batch / set_linger; --batch 1 sends
+                    every append in its own frame).
         Prints the bench_util.h result line. Latency is submit -> reply (w
         nodes hold the entry). Non-OK replies count as errors, not as msgs.
+        --count N (sequential, clients): exactly N appends in all, no
+        warm-up, the interval is however long they take (bench/
+        instructions.sh counts instructions per append this way).
+        A header line on stderr says what runs, with the batch settings.
 
     load fill --endpoint EP --count N [--payload B] [--w N] [--window W]
+              [--batch E] [--batch-bytes B] [--linger MS]
         Append exactly N entries (pipelined) as fast as possible; prints
         "count,seconds,entries_per_s,errors".
+
+    load failover-client --endpoint EP1,EP2,EP3 [--w N] [--payload B]
+                         [--seconds S] [--gap-ms G]
+        One rlog_client given every node's endpoint (it follows NOT_MASTER)
+        appending one entry at a time until S seconds (default 600) or
+        SIGTERM. Prints, CLOCK_REALTIME ns, flushed at once:
+          "resumed PREV_NS NS"  a success at NS after none since PREV_NS,
+                                more than G ms (default 20) before;
+          "ok COUNT NS"         progress, at most every 200 ms;
+          "refused CODE NS"     the first refusal after a success.
+        bench/run.sh kills the master and reads the failover time from the
+        first "resumed" line after the kill.
 
     load ready --endpoint EP --healthy H [--timeout-ms T]
         Wait until the master is read-write with at least H healthy nodes.
@@ -27,7 +49,15 @@
 #include "rlog.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+
+//  bench/instructions.sh builds this file against the rlog before the
+//  redesign too (-DLOAD_V1_API), whose pipeline had no batch settings.
+#ifdef LOAD_V1_API
+#define rlog_pipeline_set_batch(p, e, b) ((void)(p), (void)(e), (void)(b))
+#define rlog_pipeline_set_linger(p, l)   ((void)(p), (void)(l))
+#endif
 
 typedef struct {
     const char *command;
@@ -45,6 +75,10 @@ typedef struct {
     uint64_t since_ns;
     int poll_ms;
     int timeout_ms;
+    size_t batch;       //  0: the pipeline's default
+    size_t batch_bytes; //  0: the pipeline's default
+    int linger_ms;
+    int gap_ms;
 } args_t;
 
 static int s_usage (void)
@@ -52,7 +86,11 @@ static int s_usage (void)
     fprintf (stderr, "usage: load run --endpoint EP --mode sequential|clients|pipelined --w N\n"
                      "                [--payload B] [--clients K] [--window W] [--seconds S] "
                      "[--warmup S]\n"
+                     "                [--count N] [--batch E] [--batch-bytes B] [--linger MS]\n"
                      "       load fill --endpoint EP --count N [--payload B] [--w N] [--window W]\n"
+                     "                [--batch E] [--batch-bytes B] [--linger MS]\n"
+                     "       load failover-client --endpoint EP1,EP2,... [--w N] [--payload B] "
+                     "[--seconds S] [--gap-ms G]\n"
                      "       load ready --endpoint EP --healthy H [--timeout-ms T]\n"
                      "       load wait-head --endpoint EP --head N [--since-ns T] [--poll-ms P] "
                      "[--timeout-ms T]\n");
@@ -65,6 +103,8 @@ static int s_usage (void)
 typedef struct {
     const args_t *args;
     uint64_t t_begin, t_end;
+    atomic_llong *left; //  --count: appends not yet started by anyone; else NULL
+    uint64_t t_last;    //  when its last counted append was answered
     uint64_t completed;
     uint64_t errors;
     int first_error;
@@ -85,6 +125,8 @@ static void *s_worker (void *arg)
     }
     bench_fill_payload (payload, args->payload);
     for (;;) {
+        if (self->left && atomic_fetch_sub (self->left, 1) <= 0)
+            break;
         uint64_t t0 = bench_now_ns ();
         int rc = rlog_client_append (client, payload, args->payload, args->w, 0, NULL);
         uint64_t t1 = bench_now_ns ();
@@ -93,10 +135,13 @@ static void *s_worker (void *arg)
             self->failed = true;
             break;
         }
-        if (t1 >= self->t_end)
-            break;
-        if (t1 < self->t_begin)
-            continue;
+        if (!self->left) {
+            if (t1 >= self->t_end)
+                break;
+            if (t1 < self->t_begin)
+                continue;
+        }
+        self->t_last = t1;
         if (rc != RLOG_OK) {
             if (!self->errors++)
                 self->first_error = rc;
@@ -127,12 +172,15 @@ static int s_run_clients (const args_t *args, int clients)
     pthread_t *threads = (pthread_t *)calloc ((size_t)clients, sizeof (pthread_t));
     if (!workers || !threads)
         return 1;
-    uint64_t t_begin = bench_now_ns () + (uint64_t)(args->warmup * 1e9);
+    //  --count: exactly that many appends, timed from the first to the last.
+    atomic_llong left = (long long)args->count;
+    uint64_t t_begin = bench_now_ns () + (args->count ? 0 : (uint64_t)(args->warmup * 1e9));
     uint64_t t_end = t_begin + (uint64_t)(args->seconds * 1e9);
     for (int i = 0; i < clients; i++) {
         workers[i].args = args;
         workers[i].t_begin = t_begin;
         workers[i].t_end = t_end;
+        workers[i].left = args->count ? &left : NULL;
         if (bench_lat_init (&workers[i].lat, 1u << 16) != 0 ||
             pthread_create (&threads[i], NULL, s_worker, &workers[i]) != 0) {
             fprintf (stderr, "load: cannot start client %d\n", i);
@@ -141,10 +189,12 @@ static int s_run_clients (const args_t *args, int clients)
     }
     bench_lat_t all;
     bench_lat_init (&all, 1u << 20);
-    uint64_t completed = 0, errors = 0;
+    uint64_t completed = 0, errors = 0, t_last = t_begin;
     int failed = 0, first_error = 0;
     for (int i = 0; i < clients; i++) {
         pthread_join (threads[i], NULL);
+        if (workers[i].t_last > t_last)
+            t_last = workers[i].t_last;
         completed += workers[i].completed;
         errors += workers[i].errors;
         failed += workers[i].failed;
@@ -163,7 +213,8 @@ static int s_run_clients (const args_t *args, int clients)
     if (errors)
         fprintf (stderr, "load: %llu appends refused (first: %s)\n", (unsigned long long)errors,
                  rlog_strerror (first_error));
-    bench_print_result (&all, completed, args->seconds, args->payload, errors);
+    double seconds = args->count ? (double)(t_last - t_begin) / 1e9 : args->seconds;
+    bench_print_result (&all, completed, seconds, args->payload, errors);
     bench_lat_free (&all);
     return 0;
 }
@@ -248,6 +299,11 @@ static int s_pipe_open (pipe_state_t *st, const args_t *args)
         fprintf (stderr, "load: cannot create a pipeline to %s\n", args->endpoint);
         return -1;
     }
+    //  0 keeps the pipeline's defaults (rlog.h); the header line names them.
+    if (args->batch || args->batch_bytes)
+        rlog_pipeline_set_batch (st->pipe, args->batch, args->batch_bytes);
+    if (args->linger_ms)
+        rlog_pipeline_set_linger (st->pipe, args->linger_ms);
     return 0;
 }
 
@@ -283,6 +339,9 @@ static int s_run_pipelined (const args_t *args)
         }
     }
     s_drain (&st, 3000);
+    if (rlog_pipeline_in_flight (st.pipe) > 0)
+        fprintf (stderr, "load: %zu appends still unanswered 3 s after the run\n",
+                 rlog_pipeline_in_flight (st.pipe));
     if (st.errors)
         fprintf (stderr, "load: %llu appends refused (first: %s)\n", (unsigned long long)st.errors,
                  rlog_strerror (st.first_error));
@@ -329,6 +388,94 @@ static int s_fill (const args_t *args)
     s_pipe_close (&st);
     free (payload);
     return rc;
+}
+
+//  ---------------------------------------------------------------------------
+//  What runs, on stderr (bench/run.sh keeps it in tools.log): with the batch
+//  settings, so a run says whether its pipeline batched.
+
+static void s_header (const args_t *args)
+{
+    bool piped = strcmp (args->command, "fill") == 0 || strcmp (args->mode, "pipelined") == 0;
+    char batch[160] = "";
+    if (piped) {
+#ifdef LOAD_V1_API
+        snprintf (batch, sizeof batch, "; no batches (protocol v1: one APPEND per frame)");
+#else
+        //  rlog.h's defaults (rlog_pipeline_set_batch / set_linger): 1024
+        //  entries, 256 KiB, no linger; 0 in ARGS keeps them.
+        snprintf (batch, sizeof batch,
+                  "; batches of up to %zu entries / %zu bytes, linger %d ms (defaults: 1024, "
+                  "262144, 0)",
+                  args->batch ? args->batch : (size_t)1024,
+                  args->batch_bytes ? args->batch_bytes : (size_t)256 * 1024, args->linger_ms);
+#endif
+    }
+    char count[48] = "";
+    if (args->count)
+        snprintf (count, sizeof count, ", %llu appends", (unsigned long long)args->count);
+    fprintf (stderr, "load: %s %s, w=%d, %zu B%s, %s %zu%s to %s\n", args->command,
+             piped ? "pipelined" : args->mode, args->w, args->payload, count,
+             piped ? "window" : "clients",
+             piped ? args->window
+                   : (size_t)(strcmp (args->mode, "clients") == 0 ? args->clients : 1),
+             batch, args->endpoint);
+}
+
+//  ---------------------------------------------------------------------------
+//  Failover client: one append at a time against every node, reporting when
+//  appends resume after a silence (see the top of the file).
+
+static int s_failover_client (const args_t *args)
+{
+    uint8_t *payload = (uint8_t *)malloc (args->payload);
+    rlog_client_t *client = rlog_client_new (args->endpoint);
+    if (!payload || !client) {
+        free (payload);
+        rlog_client_destroy (&client);
+        return 1;
+    }
+    bench_fill_payload (payload, args->payload);
+    uint64_t give_up = bench_now_ns () + (uint64_t)(args->seconds * 1e9);
+    uint64_t gap = (uint64_t)args->gap_ms * 1000000ull;
+    uint64_t last_ok = 0, last_progress = 0, count = 0;
+    int last_code = RLOG_OK;
+    while (bench_now_ns () < give_up) {
+        int rc = rlog_client_append (client, payload, args->payload, args->w, 0, NULL);
+        uint64_t now = bench_realtime_ns ();
+        if (rc == RLOG_OK) {
+            count++;
+            if (last_ok && now - last_ok > gap)
+                printf ("resumed %llu %llu\n", (unsigned long long)last_ok,
+                        (unsigned long long)now);
+            if (now - last_progress >= 200000000ull) {
+                printf ("ok %llu %llu\n", (unsigned long long)count, (unsigned long long)now);
+                last_progress = now;
+            }
+            fflush (stdout);
+            last_ok = now;
+            last_code = RLOG_OK;
+            continue;
+        }
+        const char *detail = rlog_client_error (client);
+        if (rc == RLOG_UNREACHABLE && strncmp (detail, "interrupted", 11) == 0)
+            break;
+        if (rc != last_code) {
+            if (last_code == RLOG_OK) {
+                printf ("refused %d %llu\n", rc, (unsigned long long)now);
+                fflush (stdout);
+            }
+            fprintf (stderr, "load: failover-client: %s (%s)\n", rlog_strerror (rc), detail);
+            last_code = rc;
+        }
+        //  A refusal (no master yet, read-only) comes back at once: do not
+        //  hammer the nodes while they elect one.
+        if (rc != RLOG_UNREACHABLE)
+            bench_sleep_ms (5);
+    }
+    rlog_client_destroy (&client);
+    free (payload);
+    return 0;
 }
 
 //  ---------------------------------------------------------------------------
@@ -400,7 +547,9 @@ int main (int argc, char **argv)
                    .seconds = 2.0,
                    .warmup = 0.5,
                    .poll_ms = 20,
-                   .timeout_ms = 30000};
+                   .timeout_ms = 30000,
+                   .gap_ms = 20};
+    bool has_seconds = false;
     for (int i = 2; i < argc; i += 2) {
         const char *arg = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -418,9 +567,10 @@ int main (int argc, char **argv)
             args.clients = atoi (val);
         else if (strcmp (arg, "--window") == 0)
             args.window = (size_t)atol (val);
-        else if (strcmp (arg, "--seconds") == 0)
+        else if (strcmp (arg, "--seconds") == 0) {
             args.seconds = atof (val);
-        else if (strcmp (arg, "--warmup") == 0)
+            has_seconds = true;
+        } else if (strcmp (arg, "--warmup") == 0)
             args.warmup = atof (val);
         else if (strcmp (arg, "--count") == 0)
             args.count = strtoull (val, NULL, 10);
@@ -434,15 +584,26 @@ int main (int argc, char **argv)
             args.poll_ms = atoi (val);
         else if (strcmp (arg, "--timeout-ms") == 0)
             args.timeout_ms = atoi (val);
+        else if (strcmp (arg, "--batch") == 0)
+            args.batch = (size_t)atol (val);
+        else if (strcmp (arg, "--batch-bytes") == 0)
+            args.batch_bytes = (size_t)atol (val);
+        else if (strcmp (arg, "--linger") == 0)
+            args.linger_ms = atoi (val);
+        else if (strcmp (arg, "--gap-ms") == 0)
+            args.gap_ms = atoi (val);
         else {
             fprintf (stderr, "load: unknown option %s\n", arg);
             return s_usage ();
         }
     }
     if (!args.endpoint || args.payload < 1 || args.w < 1 || args.clients < 1 || args.window < 1 ||
-        args.seconds <= 0 || args.poll_ms < 1 || args.timeout_ms < 1)
+        args.seconds <= 0 || args.poll_ms < 1 || args.timeout_ms < 1 || args.linger_ms < 0 ||
+        args.gap_ms < 1)
         return s_usage ();
 
+    if (strcmp (args.command, "run") == 0 || strcmp (args.command, "fill") == 0)
+        s_header (&args);
     if (strcmp (args.command, "run") == 0) {
         if (strcmp (args.mode, "sequential") == 0)
             return s_run_clients (&args, 1);
@@ -454,6 +615,11 @@ int main (int argc, char **argv)
     }
     if (strcmp (args.command, "fill") == 0 && args.count > 0)
         return s_fill (&args);
+    if (strcmp (args.command, "failover-client") == 0) {
+        if (!has_seconds)
+            args.seconds = 600;
+        return s_failover_client (&args);
+    }
     if (strcmp (args.command, "ready") == 0)
         return s_ready (&args);
     if (strcmp (args.command, "wait-head") == 0 && args.head > 0)

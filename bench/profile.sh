@@ -7,8 +7,10 @@
 #
 # Needs perf (apt-get install linux-perf) and `make bench-tools`. Writes
 # bench/out/profile-MODE-wW-PAYLOAD/{master,s1,s2,load}.txt: flat profiles
-# (self time per symbol) plus the caller graph of the top symbols, and
-# top.txt: CPU seconds each process used during the run.
+# by shared object, by thread (pid:name: rlogd's main and actor threads, libzmq's
+# ZMQbg/IO and ZMQbg/Reaper), by thread and symbol (self time), plus the
+# caller graph of the top symbols; and top.txt: CPU seconds each process
+# used during the run.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-pipelined}
@@ -81,6 +83,12 @@ for who in master s1 s2 load; do
         echo "--- by shared object"
         perf report -i "$TMP/$who.data" --no-children --sort dso -g none --stdio 2>/dev/null |
             grep -E '^ +[0-9]' | head -12
+        echo "--- by thread"
+        perf report -i "$TMP/$who.data" --no-children --sort pid -g none --stdio 2>/dev/null |
+            grep -E '^ +[0-9]' | head -12
+        echo "--- by thread and symbol (self)"
+        perf report -i "$TMP/$who.data" --no-children --sort pid,dso,symbol -g none --stdio \
+            2>/dev/null | grep -E '^ +[0-9]' | head -60
         echo "--- by symbol (self)"
         perf report -i "$TMP/$who.data" --no-children --sort dso,symbol -g none --stdio \
             2>/dev/null | grep -E '^ +[0-9]' | head -45
