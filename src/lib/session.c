@@ -202,6 +202,11 @@ int session_follow (session_t *self, const char *leader)
     size_t max_hops = 2 * self->count + 2;
     if (++self->hops <= max_hops && leader && s_usable (leader) &&
         strcmp (leader, self->current) != 0) {
+        //  The list's position follows too, so that a failure later goes on
+        //  to the endpoint after the master, not back to a dead one.
+        for (size_t i = 0; i < self->count; i++)
+            if (strcmp (self->endpoints[i], leader) == 0)
+                self->index = i;
         s_move (self, leader);
         return 0;
     }

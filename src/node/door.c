@@ -102,8 +102,6 @@ int door_watch (door_t *self, zsock_t *sock)
 {
     if (self->count == DOOR_SOCKETS_MAX)
         return -1;
-    //  A peer that never sends its ZMTP greeting is dropped after this.
-    zsock_set_handshake_ivl (sock, 10000);
     zactor_t *monitor = zactor_new (zmonitor, sock);
     if (!monitor)
         return -1;

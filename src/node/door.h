@@ -5,13 +5,13 @@
     ever, at full CPU, and every client starves. So the node raises its
     open-files limit to what --max-connections needs (door_fit_limit; fewer
     connections, with a warning, when the hard limit is lower) and watches
-    its listeners with a socket monitor: a connection accepted beyond the
+    its client socket with a socket monitor: a connection accepted beyond the
     limit is shut down at once (its peer sees the connection close), so the
     descriptors never run out and the connections already made keep being
     served. libzmq drops a peer that never sends its ZMTP greeting after
-    the handshake interval set here (10 s), so half-open connections cannot
-    hold the limit either. Refusals and failed accepts are logged, at most
-    once a second.
+    the handshake interval the node sets on its listeners (10 s), so
+    half-open connections cannot hold the limit either. Refusals and failed accepts are logged, at
+   most once a second.
 
     Unbinding the listener instead would not do: libzmq ends every
     connection accepted through an endpoint when it is unbound.

@@ -16,17 +16,42 @@
 #include "secondary.h"
 
 #define TICK_MS 5
+//  Replies waiting for a client that reads slowly: per connection, in all.
+#define OUTBOX_ROUTE_BYTES ((size_t)16 * 1024 * 1024)
+#define OUTBOX_TOTAL_BYTES ((size_t)256 * 1024 * 1024)
 
 typedef node_self_t self_t;
 
 //  -------------------------------------------------------------------------
 //  For the roles
 
+//  The encoded frame to ROUTE on the client socket, through the outbox
+//  (large frames handed over without a copy).
+static int s_reply_encoded (node_t *self, const uint8_t *route, size_t route_size)
+{
+    proto_encoder_t *enc = self->encoder;
+    if (proto_encoder_size (enc) < 4096)
+        return outbox_send (self->outbox, route, route_size, proto_encoder_data (enc),
+                            proto_encoder_size (enc));
+    void *data;
+    size_t size;
+    zmq_msg_t frame;
+    if (proto_encoder_take (enc, &data, &size) != 0)
+        return -1;
+    if (zmq_msg_init_data (&frame, data, size, proto_encoder_free, NULL) != 0) {
+        proto_encoder_free (data, NULL);
+        return -1;
+    }
+    return outbox_send_msg (self->outbox, route, route_size, &frame);
+}
+
 int node_send (node_t *self, zsock_t *sock, const uint8_t *route, size_t route_size,
                const proto_msg_t *msg)
 {
     if (proto_encode (self->encoder, msg) != 0)
         return -1;
+    if (sock == self->client && route)
+        return s_reply_encoded (self, route, route_size);
     if (wire_send_encoded (sock, route, route_size, self->encoder) == 0)
         return 0;
     log_debug ("%s lost: %s", proto_type_name (msg->type), zmq_strerror (zmq_errno ()));
@@ -122,7 +147,7 @@ static void s_client_frame (self_t *self, const wire_route_t *route, zmq_msg_t *
     else if (msg.type == PROTO_LIST) {
         if (reads_list (node->encoder, node->storage.store, msg.from, msg.count,
                         self->list_scratch) == 0)
-            wire_send_encoded (node->client, route->bytes, route->size, node->encoder);
+            s_reply_encoded (node, route->bytes, route->size);
     } else if (msg.type == PROTO_APPEND || msg.type == PROTO_APPEND_BATCH ||
                msg.type == PROTO_OPEN) {
         if (self->master)
@@ -176,6 +201,7 @@ static int s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
     s_drain_router (self, reader, s_client_frame, "client");
     if (self->master)
         master_turn (self->master);
+    outbox_flush (self->node.outbox);
     return 0;
 }
 
@@ -215,6 +241,7 @@ static int s_on_peer (zloop_t *loop, zsock_t *reader, void *arg)
     s_drain_router (self, reader, s_peer_frame, "peer");
     if (self->master)
         master_peer_turn (self->master);
+    outbox_flush (self->node.outbox);
     return 0;
 }
 
@@ -316,6 +343,7 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg)
         secondary_tick (self->secondary);
     if (self->election)
         elect_tick (self);
+    outbox_flush (self->node.outbox);
     return 0;
 }
 
@@ -351,6 +379,7 @@ static void s_destroy (self_t **self_p)
         zsock_destroy (&node->dealers[i]);
     }
     auth_destroy (&node->auth);
+    outbox_destroy (&node->outbox);
     storage_close (&node->storage);
     proto_decoder_destroy (&node->decoder);
     proto_encoder_destroy (&node->encoder);
@@ -369,7 +398,7 @@ static void s_set_limits (self_t *self)
     size_t frame_max = proto_frame_max (node->cfg.max_msg);
     int per_connection = (int)(32 * 1024 * 1024 / frame_max);
     zsock_set_router_mandatory (node->client, 1);
-    zsock_set_sndhwm (node->client, 1000);
+    zsock_set_sndhwm (node->client, OUTBOX_PIPE);
     zsock_set_rcvhwm (node->client, per_connection < 8 ? 8 : per_connection);
     zsock_set_maxmsgsize (node->client, (int)frame_max);
     zsock_set_linger (node->client, 500);
@@ -481,9 +510,13 @@ static int s_bind_connect (self_t *self, char *err, size_t err_size)
     for (int i = 0; i < 3; i++) {
         if (!socks[i])
             continue;
+        //  A peer that never sends its ZMTP greeting is dropped after this.
+        zsock_set_handshake_ivl (socks[i], 10000);
         if ((self->ports[i] = wire_bind (socks[i], eps[i], err, err_size)) < 0)
             return -1;
-        if (door_watch (self->door, socks[i]) != 0) {
+        //  Only the client socket is watched: the others take nodes only
+        //  (with CURVE), and each watched socket costs every loop turn.
+        if (i == 0 && door_watch (self->door, socks[i]) != 0) {
             snprintf (err, err_size, "cannot watch the connections of %s", eps[i]);
             return -1;
         }
@@ -532,7 +565,8 @@ static int s_make_sockets (self_t *self, char *err, size_t err_size)
 {
     node_t *node = &self->node;
     const config_t *cfg = &node->cfg;
-    bool ok = (node->client = zsock_new (ZMQ_ROUTER)) != NULL;
+    bool ok = (node->client = zsock_new (ZMQ_ROUTER)) != NULL &&
+              (node->outbox = outbox_new (node->client, OUTBOX_ROUTE_BYTES, OUTBOX_TOTAL_BYTES));
     if (self->kind != NODE_SECONDARY)
         ok = ok && (node->pub = zsock_new (ZMQ_PUB)) && (node->peer = zsock_new (ZMQ_ROUTER));
     if (self->kind == NODE_SECONDARY)

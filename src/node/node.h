@@ -29,6 +29,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "outbox.h"
 #include "proto.h"
 #include "storage.h"
 #include "wire.h"
@@ -47,7 +48,8 @@ typedef struct {
     int link_member[CONFIG_MEMBERS_MAX];  //  link i: index in cfg.members (-1 pinned)
     size_t link_count;
     storage_t storage;
-    auth_t *auth; //  NULL without CURVE
+    auth_t *auth;     //  NULL without CURVE
+    outbox_t *outbox; //  replies on the client socket
     proto_decoder_t *decoder;
     proto_encoder_t *encoder;
     proto_encoder_t *prefix;
@@ -62,6 +64,7 @@ void master_actor (zsock_t *pipe, void *args);
 void secondary_actor (zsock_t *pipe, void *args);
 
 //  Send the frame MSG to ROUTE on SOCK (NULL route: a PUB or DEALER).
+//  Replies on the client socket go through the outbox (bounded in bytes).
 int node_send (node_t *self, zsock_t *sock, const uint8_t *route, size_t route_size,
                const proto_msg_t *msg);
 

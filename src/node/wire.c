@@ -4,9 +4,6 @@
 #include "wire.h"
 #include "proto.h"
 
-#define SHAPE_DEALER 0 //  [id][body]
-#define SHAPE_REQ    1 //  [id][empty][body]
-
 //  Discard the remaining frames of a multipart message.
 static void s_drain_more (void *handle)
 {
@@ -30,12 +27,12 @@ static bool s_recv_body (void *handle, wire_route_t *route, zmq_msg_t *body)
     if (zmq_msg_recv (body, handle, 0) < 0)
         return false;
     if (!zmq_msg_more (body)) {
-        route->bytes[0] = SHAPE_DEALER;
+        route->bytes[0] = WIRE_SHAPE_DEALER;
         return true;
     }
     if (zmq_msg_size (body) != 0)
         return false;
-    route->bytes[0] = SHAPE_REQ;
+    route->bytes[0] = WIRE_SHAPE_REQ;
     return zmq_msg_recv (body, handle, 0) >= 0 && !zmq_msg_more (body);
 }
 
@@ -75,7 +72,7 @@ static int s_send_envelope (void *handle, const uint8_t *route, size_t route_siz
     if (zmq_send (handle, route + 1, route_size - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1;
     //  Once the identity frame is accepted the rest of the message goes too.
-    if (route[0] == SHAPE_REQ && zmq_send (handle, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+    if (route[0] == WIRE_SHAPE_REQ && zmq_send (handle, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1;
     return 0;
 }

@@ -15,7 +15,9 @@
 #include <czmq.h>
 #include <stdbool.h>
 
-#define WIRE_ROUTE_MAX 256 //  1 shape byte + a routing id of at most 255
+#define WIRE_ROUTE_MAX    256 //  1 shape byte + a routing id of at most 255
+#define WIRE_SHAPE_DEALER 0   //  route[0]: the request came as [id][body]
+#define WIRE_SHAPE_REQ    1   //  ... as [id][empty][body]
 
 typedef struct {
     uint8_t bytes[WIRE_ROUTE_MAX];
