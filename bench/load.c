@@ -402,12 +402,12 @@ static void s_header (const args_t *args)
 #ifdef LOAD_V1_API
         snprintf (batch, sizeof batch, "; no batches (protocol v1: one APPEND per frame)");
 #else
-        //  rlog.h's defaults (rlog_pipeline_set_batch / set_linger): 1024
+        //  rlog.h's defaults (rlog_pipeline_set_batch / set_linger): 256
         //  entries, 256 KiB, no linger; 0 in ARGS keeps them.
         snprintf (batch, sizeof batch,
-                  "; batches of up to %zu entries / %zu bytes, linger %d ms (defaults: 1024, "
+                  "; batches of up to %zu entries / %zu bytes, linger %d ms (defaults: 256, "
                   "262144, 0)",
-                  args->batch ? args->batch : (size_t)1024,
+                  args->batch ? args->batch : (size_t)256,
                   args->batch_bytes ? args->batch_bytes : (size_t)256 * 1024, args->linger_ms);
 #endif
     }

@@ -317,7 +317,10 @@ RLOG_EXPORT void rlog_pipeline_destroy (rlog_pipeline_t **self_p);
 
 //  Batch limits: a batch goes out once it holds MAX_ENTRIES appends or
 //  MAX_BYTES bytes of entries (an append larger than MAX_BYTES goes alone).
-//  0 keeps the default (1024 entries, 256 KiB). Never above the protocol's
+//  0 keeps the default (256 entries, 256 KiB: a window of a thousand appends
+//  is then four batches in flight, which overlap on the wire and at the
+//  secondaries, where one batch of a thousand would wait for a whole round
+//  trip before the next is sent). Never above the protocol's
 //  4096 entries nor the node's limit (said when the session opens); 1 entry
 //  sends every append in its own frame. Applies to batches opened from now.
 RLOG_EXPORT void rlog_pipeline_set_batch (rlog_pipeline_t *self, size_t max_entries,

@@ -38,7 +38,7 @@
 //  Room before the entries for the APPEND_BATCH header (at most 56 bytes:
 //  array, version, type, client id bin, three uint64, count, bin32 head)
 #define S_HEADROOM      64
-#define S_BATCH_ENTRIES 1024
+#define S_BATCH_ENTRIES 256
 #define S_BATCH_BYTES   (256 * 1024)
 #define S_QUEUED_MAX    65536
 #define S_RECORDS_MAX   65536
