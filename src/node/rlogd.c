@@ -188,59 +188,11 @@ static int s_set_endpoint (char *field, bool bind, const char *value, const char
     return 0;
 }
 
-static int s_set (config_t *cfg, const option_t *opt, const char *value, const char *source)
+//  A number (sizes, counts, times) into FIELD, by OPT's type and range.
+static int s_set_number (void *field, const option_t *opt, const char *value, const char *source)
 {
     char *end = NULL;
-    void *field = (char *)cfg + opt->offset;
     errno = 0;
-    if (opt->type == OPT_BIND || opt->type == OPT_CONNECT)
-        return s_set_endpoint ((char *)field, opt->type == OPT_BIND, value, source);
-    if (opt->type == OPT_PEERS) {
-        char err[200];
-        if (config_set_peers (cfg, value, err, sizeof err) == 0)
-            return 0;
-        fprintf (stderr, "rlogd: %s: %s\n", source, err);
-        return -1;
-    }
-    if (opt->type == OPT_LIST) {
-        char err[160];
-        if (config_set_secondaries (cfg, value, err, sizeof err) == 0)
-            return 0;
-        fprintf (stderr, "rlogd: %s: %s\n", source, err);
-        return -1;
-    }
-    if (opt->type == OPT_STR) {
-        if (strlen (value) >= CONFIG_ENDPOINT_MAX ||
-            (opt->offset == OFF (id) && strlen (value) > 63)) {
-            fprintf (stderr, "rlogd: %s: value too long\n", source);
-            return -1;
-        }
-        snprintf ((char *)field, opt->offset == OFF (id) ? 64 : CONFIG_ENDPOINT_MAX, "%s", value);
-        return 0;
-    }
-    if (opt->type == OPT_FSYNC) {
-        const char *names[] = {"always", "batch", "never"};
-        for (int i = 0; i < 3; i++)
-            if (streq (value, names[i])) {
-                *(config_fsync_t *)field = (config_fsync_t)i;
-                return 0;
-            }
-        fprintf (stderr, "rlogd: %s: expected always, batch or never, got '%s'\n", source, value);
-        return -1;
-    }
-    if (opt->type == OPT_FLAG) {
-        *(bool *)field = !streq (value, "0") && !streq (value, "false") && !streq (value, "");
-        return 0;
-    }
-    if (opt->type == OPT_RATE) {
-        double d = strtod (value, &end);
-        if (errno || end == value || *end || d < 0 || d > 1) {
-            fprintf (stderr, "rlogd: %s: expected a probability 0..1, got '%s'\n", source, value);
-            return -1;
-        }
-        *(double *)field = d;
-        return 0;
-    }
     if (*value == '-') {
         fprintf (stderr, "rlogd: %s: expected a non-negative number, got '%s'\n", source, value);
         return -1;
@@ -270,6 +222,61 @@ static int s_set (config_t *cfg, const option_t *opt, const char *value, const c
     else
         *(uint64_t *)field = (uint64_t)n;
     return 0;
+}
+
+//  A list (--peers, --secondaries), through the config's own parser.
+static int s_set_list (config_t *cfg, const option_t *opt, const char *value, const char *source)
+{
+    char err[200];
+    int rc = opt->type == OPT_PEERS ? config_set_peers (cfg, value, err, sizeof err)
+                                    : config_set_secondaries (cfg, value, err, sizeof err);
+    if (rc != 0)
+        fprintf (stderr, "rlogd: %s: %s\n", source, err);
+    return rc;
+}
+
+static int s_set (config_t *cfg, const option_t *opt, const char *value, const char *source)
+{
+    void *field = (char *)cfg + opt->offset;
+    if (opt->type == OPT_BIND || opt->type == OPT_CONNECT)
+        return s_set_endpoint ((char *)field, opt->type == OPT_BIND, value, source);
+    if (opt->type == OPT_PEERS || opt->type == OPT_LIST)
+        return s_set_list (cfg, opt, value, source);
+    if (opt->type == OPT_STR) {
+        if (strlen (value) >= CONFIG_ENDPOINT_MAX ||
+            (opt->offset == OFF (id) && strlen (value) > 63)) {
+            fprintf (stderr, "rlogd: %s: value too long\n", source);
+            return -1;
+        }
+        snprintf ((char *)field, opt->offset == OFF (id) ? 64 : CONFIG_ENDPOINT_MAX, "%s", value);
+        return 0;
+    }
+    if (opt->type == OPT_FSYNC) {
+        const char *names[] = {"always", "batch", "never"};
+        for (int i = 0; i < 3; i++)
+            if (streq (value, names[i])) {
+                *(config_fsync_t *)field = (config_fsync_t)i;
+                return 0;
+            }
+        fprintf (stderr, "rlogd: %s: expected always, batch or never, got '%s'\n", source, value);
+        return -1;
+    }
+    if (opt->type == OPT_FLAG) {
+        *(bool *)field = !streq (value, "0") && !streq (value, "false") && !streq (value, "");
+        return 0;
+    }
+    if (opt->type == OPT_RATE) {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod (value, &end);
+        if (errno || end == value || *end || d < 0 || d > 1) {
+            fprintf (stderr, "rlogd: %s: expected a probability 0..1, got '%s'\n", source, value);
+            return -1;
+        }
+        *(double *)field = d;
+        return 0;
+    }
+    return s_set_number (field, opt, value, source);
 }
 
 static int s_parse (config_t *cfg, int role, int argc, char **argv)
@@ -363,16 +370,80 @@ static int s_write_ready (const char *path, const char *line)
     return -1;
 }
 
+//  The actor's first word: "READY" and the bound ports (client, then pub
+//  and peer unless a pinned secondary), written to the ready file; or
+//  "ERROR" and why. 0 when it is up.
+static int s_await_ready (zactor_t *actor, const config_t *cfg, bool three_ports)
+{
+    char *status = NULL, *detail = NULL, *pub = NULL, *peer = NULL;
+    zstr_recvx (actor, &status, &detail, &pub, &peer, NULL);
+    int rc = 0;
+    if (!status || !streq (status, "READY")) {
+        const char *hint = "";
+        if (detail && strstr (detail, "cannot bind") && strstr (detail, "in use"))
+            hint = " (another process listens there: stop it, or choose another port; "
+                   "port * takes any free one)";
+        else if (detail && strstr (detail, "cannot bind"))
+            hint = " (an endpoint to bind looks like tcp://*:PORT for every interface, or "
+                   "tcp://ADDRESS:PORT for one)";
+        log_error ("cannot start: %s%s", detail ? detail : "interrupted", hint);
+        rc = 1;
+    } else if (cfg->ready_file[0]) {
+        char line[128];
+        if (three_ports)
+            snprintf (line, sizeof line, "client=%s pub=%s peer=%s\n", detail ? detail : "0",
+                      pub ? pub : "0", peer ? peer : "0");
+        else
+            snprintf (line, sizeof line, "client=%s\n", detail ? detail : "0");
+        if (s_write_ready (cfg->ready_file, line) != 0)
+            rc = 1;
+        else
+            log_info ("ports written to %s: %.*s", cfg->ready_file, (int)strcspn (line, "\n"),
+                      line);
+    }
+    zstr_free (&status);
+    zstr_free (&detail);
+    zstr_free (&pub);
+    zstr_free (&peer);
+    return rc;
+}
+
+//  Wait for SIGINT/SIGTERM. After READY the actor speaks only when it
+//  ends, which a signal also makes it do when it lands on the actor's
+//  thread (zloop stops on EINTR). Its last word is the signal that
+//  zactor_destroy waits for: it must be left there, or that wait is
+//  forever. 0 on a signal, 1 if the node stopped on its own.
+static int s_run_until_signal (zactor_t *actor, const char *role)
+{
+    zpoller_t *poller = zpoller_new (actor, NULL);
+    bool ended = false;
+    while (poller && !zsys_interrupted && !ended)
+        ended = zpoller_wait (poller, 200) == actor;
+    zpoller_destroy (&poller);
+    if (zsys_interrupted) {
+        log_info ("signal received: shutting down");
+        return 0;
+    }
+    log_error ("the %s stopped on its own", role);
+    return 1;
+}
+
+//  The role named on the command line (FOR_*), 0 if none.
+static int s_role (const char *name)
+{
+    return streq (name, "master")      ? FOR_MASTER
+           : streq (name, "secondary") ? FOR_SECONDARY
+           : streq (name, "node")      ? FOR_NODE
+                                       : 0;
+}
+
 int main (int argc, char **argv)
 {
     if (argc < 2 || streq (argv[1], "-h") || streq (argv[1], "--help")) {
         s_usage (argc < 2 ? stderr : stdout, FOR_ALL);
         return argc < 2 ? 2 : 0;
     }
-    int role = streq (argv[1], "master")      ? FOR_MASTER
-               : streq (argv[1], "secondary") ? FOR_SECONDARY
-               : streq (argv[1], "node")      ? FOR_NODE
-                                              : 0;
+    int role = s_role (argv[1]);
     if (!role) {
         fprintf (stderr, "rlogd: unknown role '%s': use master, secondary or node\n", argv[1]);
         return 2;
@@ -389,7 +460,6 @@ int main (int argc, char **argv)
         fprintf (stderr, "rlogd: %s\n", err);
         return 2;
     }
-    bool master = kind != CONFIG_SECONDARY; //  binds pub and peer too
     log_set_ident (cfg.id);
     log_set_verbose (cfg.verbose);
     //  A file left by an earlier run must not announce this one's ports.
@@ -407,53 +477,9 @@ int main (int argc, char **argv)
         fprintf (stderr, "rlogd: cannot start the %s\n", argv[1]);
         return 1;
     }
-    //  "READY" and the bound ports (client, then the master's pub and peer),
-    //  or "ERROR" and why.
-    char *status = NULL, *detail = NULL, *pub = NULL, *peer = NULL;
-    zstr_recvx (actor, &status, &detail, &pub, &peer, NULL);
-    int rc = 0;
-    if (!status || !streq (status, "READY")) {
-        const char *hint = "";
-        if (detail && strstr (detail, "cannot bind") && strstr (detail, "in use"))
-            hint = " (another process listens there: stop it, or choose another port; "
-                   "port * takes any free one)";
-        else if (detail && strstr (detail, "cannot bind"))
-            hint = " (an endpoint to bind looks like tcp://*:PORT for every interface, or "
-                   "tcp://ADDRESS:PORT for one)";
-        log_error ("cannot start: %s%s", detail ? detail : "interrupted", hint);
-        rc = 1;
-    } else if (cfg.ready_file[0]) {
-        char line[128];
-        if (master)
-            snprintf (line, sizeof line, "client=%s pub=%s peer=%s\n", detail ? detail : "0",
-                      pub ? pub : "0", peer ? peer : "0");
-        else
-            snprintf (line, sizeof line, "client=%s\n", detail ? detail : "0");
-        if (s_write_ready (cfg.ready_file, line) != 0)
-            rc = 1;
-        else
-            log_info ("ports written to %s: %.*s", cfg.ready_file, (int)strcspn (line, "\n"), line);
-    }
-    zstr_free (&status);
-    zstr_free (&detail);
-    zstr_free (&pub);
-    zstr_free (&peer);
-    zpoller_t *poller = rc == 0 ? zpoller_new (actor, NULL) : NULL;
-    //  Wait for SIGINT/SIGTERM. After READY the actor speaks only when it
-    //  ends, which a signal also makes it do when it lands on the actor's
-    //  thread (zloop stops on EINTR). Its last word is the signal that
-    //  zactor_destroy waits for: it must be left there, or that wait is
-    //  forever.
-    bool ended = false;
-    while (poller && !zsys_interrupted && !ended)
-        ended = zpoller_wait (poller, 200) == actor;
-    if (rc == 0 && zsys_interrupted)
-        log_info ("signal received: shutting down");
-    else if (rc == 0) {
-        log_error ("the %s stopped on its own", argv[1]);
-        rc = 1;
-    }
-    zpoller_destroy (&poller);
+    int rc = s_await_ready (actor, &cfg, kind != CONFIG_SECONDARY);
+    if (rc == 0)
+        rc = s_run_until_signal (actor, argv[1]);
     zactor_destroy (&actor);
     //  A second SIGINT/SIGTERM (Ctrl-C reaches the whole process group, and a
     //  supervisor may signal too) must not turn this exit into death by
