@@ -20,6 +20,7 @@
 */
 #include "cli.h"
 
+#include "quiet.h"
 #include <czmq.h>
 #include <ctype.h>
 #include <errno.h>
@@ -150,23 +151,6 @@ typedef struct {
     uint64_t retries;
 } options_t;
 
-//  From now on SIGINT/SIGTERM are ignored, with no moment in between under
-//  their default action (death), which czmq's reset puts back: both stay
-//  blocked in this thread meanwhile, and libzmq's threads block every
-//  signal, so one that comes then waits and is discarded by SIG_IGN.
-static void s_ignore_interrupts (void)
-{
-    sigset_t both, old;
-    sigemptyset (&both);
-    sigaddset (&both, SIGINT);
-    sigaddset (&both, SIGTERM);
-    pthread_sigmask (SIG_BLOCK, &both, &old);
-    zsys_handler_set (NULL);
-    signal (SIGINT, SIG_IGN);
-    signal (SIGTERM, SIG_IGN);
-    pthread_sigmask (SIG_SETMASK, &old, NULL);
-}
-
 //  The context for a command that talks to a node, its client made; exit
 //  status 0, or a usage error (bad endpoint, bad or half CURVE keys).
 static int s_context (const options_t *opts, cli_context_t *ctx)
@@ -222,7 +206,7 @@ static int s_run (const char *command, int argc, char **argv, const options_t *o
         //  czmq restores the default action when it shuts down at exit; a
         //  second Ctrl-C then would turn the exit status we chose into
         //  death by signal. We are on our way out: ignore further ones.
-        s_ignore_interrupts ();
+        quiet_interrupts ();
     }
     rlog_client_destroy (&ctx.client);
     return rc;

@@ -130,10 +130,7 @@ static void s_role (void *arg, election_role_t role, uint64_t epoch, const char 
 static void s_log (void *arg, election_level_t level, const char *text)
 {
     (void)arg;
-    if (level == ELECTION_WARN)
-        log_warn ("%s", text);
-    else
-        log_info ("%s", text);
+    log_at ((int)level, text);
 }
 
 int elect_start (node_self_t *self, char *err, size_t err_size)

@@ -109,3 +109,13 @@ void log_error (const char *format, ...)
     s_log ('E', format, args);
     va_end (args);
 }
+
+void log_at (int level, const char *text)
+{
+    if (level >= 2)
+        log_error ("%s", text);
+    else if (level == 1)
+        log_warn ("%s", text);
+    else
+        log_info ("%s", text);
+}

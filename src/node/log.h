@@ -14,4 +14,9 @@ void log_info (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 void log_warn (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 void log_error (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
+//  TEXT at LEVEL: 0 info, 1 warning, 2 error, the order every pure module's
+//  own level enum keeps (peers, follower, election), so their event
+//  callbacks log through this one function.
+void log_at (int level, const char *text);
+
 #endif

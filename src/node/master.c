@@ -385,12 +385,7 @@ uint64_t master_epoch (master_t *self)
 static void s_on_peers_event (void *arg, peers_level_t level, const char *text)
 {
     (void)arg;
-    if (level == PEERS_ERROR)
-        log_error ("%s", text);
-    else if (level == PEERS_WARN)
-        log_warn ("%s", text);
-    else
-        log_info ("%s", text);
+    log_at ((int)level, text);
 }
 
 static peers_t *s_new_peers (master_t *self, char *err, size_t err_size)

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "log.h"
 #include "node.h"
+#include "quiet.h"
 #include <czmq.h>
 #include <ctype.h>
 #include <errno.h>
@@ -336,23 +337,6 @@ static int s_parse (config_t *cfg, int role, int argc, char **argv)
     return 0;
 }
 
-//  From now on SIGINT/SIGTERM are ignored, with no moment in between under
-//  their default action (death), which czmq's reset puts back: both stay
-//  blocked in this thread meanwhile, and libzmq's threads block every
-//  signal, so one that comes then waits and is discarded by SIG_IGN.
-static void s_ignore_interrupts (void)
-{
-    sigset_t both, old;
-    sigemptyset (&both);
-    sigaddset (&both, SIGINT);
-    sigaddset (&both, SIGTERM);
-    pthread_sigmask (SIG_BLOCK, &both, &old);
-    zsys_handler_set (NULL);
-    signal (SIGINT, SIG_IGN);
-    signal (SIGTERM, SIG_IGN);
-    pthread_sigmask (SIG_SETMASK, &old, NULL);
-}
-
 //  PATH gets LINE whole or not at all: written to a temporary file next to
 //  it, then renamed over it, so a reader polling for PATH never sees half.
 static int s_write_ready (const char *path, const char *line)
@@ -486,6 +470,6 @@ int main (int argc, char **argv)
     //  signal, the default action czmq puts back at exit; and no handler may
     //  run while LeakSanitizer stops the world at exit (it can hang then).
     //  Until the actor is gone its handler just sets a flag again.
-    s_ignore_interrupts ();
+    quiet_interrupts ();
     return rc;
 }

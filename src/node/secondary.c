@@ -122,12 +122,7 @@ static int s_adopt (void *arg, const uint8_t *history, uint64_t epoch)
 static void s_log (void *arg, follower_level_t level, const char *text)
 {
     (void)arg;
-    if (level == FOLLOWER_ERROR)
-        log_error ("%s", text);
-    else if (level == FOLLOWER_WARN)
-        log_warn ("%s", text);
-    else
-        log_info ("%s", text);
+    log_at ((int)level, text);
 }
 
 //  -------------------------------------------------------------------------
