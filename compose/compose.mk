@@ -15,6 +15,12 @@
 #   make compose-up-secure   compose-up with docker-compose.secure.yml on top
 #                        (CURVE everywhere, keys from compose/keys/ on /keys)
 #   make compose-down-secure compose-down of the same (down -v: logs gone)
+#   make compose-up-failover   docker-compose.failover.yml, project "rlog-failover":
+#                        three elected nodes n1 n2 n3 (rlogd node), client ports
+#                        on 127.0.0.1:5555, 5556, 5557; waits until all are
+#                        healthy and one of them is a read-write master
+#   make compose-down-failover down -v of the same: containers, network and
+#                        volumes (the logs) removed
 # No registry is needed: the image is FROM scratch, built from compose/stage/.
 # DOCKER_COMPOSE picks docker-compose (v1) if present, else `docker compose`.
 
@@ -53,8 +59,21 @@ compose-up-secure: compose-keys compose-images
 compose-down-secure:
 	cd compose && $(COMPOSE_SECURE) down -v --remove-orphans
 
+# Elected nodes: a project of its own, so that it and the pinned one can
+# be told apart (and brought down) separately.
+COMPOSE_FAILOVER = $(DOCKER_COMPOSE) -p rlog-failover -f docker-compose.failover.yml
+
+compose-up-failover: compose-images
+	cd compose && $(COMPOSE_FAILOVER) up -d
+	$(Q)cd compose && DOCKER_COMPOSE="$(COMPOSE_FAILOVER)" ./wait-ready.sh $(COMPOSE_WAIT) n1 n2 n3
+	cd compose && $(COMPOSE_FAILOVER) ps
+
+compose-down-failover:
+	cd compose && $(COMPOSE_FAILOVER) down -v --remove-orphans
+
 compose-test:
-	DOCKER_COMPOSE="$(DOCKER_COMPOSE)" MAKE="$(MAKE)" test/compose_test.sh
+	DOCKER_COMPOSE="$(DOCKER_COMPOSE)" MAKE="$(MAKE)" BUILD="$(BUILD)" test/compose_test.sh
 
 .PHONY: compose-stage compose-images compose-up compose-down compose-test \
-        compose-keys compose-up-secure compose-down-secure
+        compose-keys compose-up-secure compose-down-secure \
+        compose-up-failover compose-down-failover

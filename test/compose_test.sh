@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Fault scenarios against the Docker Compose topology (compose/docker-compose.yml).
+# Fault scenarios against the Docker Compose topologies: the pinned one
+# (compose/docker-compose.yml: master, s1, s2) and the elected one
+# (compose/docker-compose.failover.yml: n1, n2, n3, each an `rlogd node`).
 #   test/compose_test.sh [SCENARIO...]      (make compose-test runs all)
-# Scenarios: self-check partition minority-master crash
+# Scenarios: self-check partition minority-master crash (pinned),
+#            failover failover-partition (elected)
 #
 # Each scenario runs in a compose project of its own (-p rlogtest<random>) and
 # tears it down with `down -v` when it ends, also on failure or Ctrl-C. Every
@@ -15,12 +18,33 @@
 # Every node keeps its log on its named volume (RLOG_DATA_DIR=/data/log, fsync
 # always): `crash` kills a secondary and then the master and starts each again
 # on its volume.
+# The elected scenarios add a `client` container to the project (an override
+# file: logcli, kept running by a status watch, with the three nodes as its
+# endpoint list) that streams w=2 appends and outlives any node:
+#   failover            docker kill of the elected master under w=2 appends:
+#                       another node is elected and the appends resume through
+#                       it within a bound (the times are printed); the killed
+#                       node, started again on its volume, rejoins as a
+#                       secondary; every acknowledged append is on every node
+#                       once, at its seq; appends from the host through the
+#                       published client ports follow the master
+#   failover-partition  the master cut off the network (docker network
+#                       disconnect): the other two elect a new master and take
+#                       appends; the isolated one acknowledges none (w=2 times
+#                       out or is refused, then read-only refuses w=1);
+#                       reconnected, it steps down, follows the new master and
+#                       lists exactly what it lists (its own unacknowledged
+#                       entries gone from every node)
+# BUILD: the build directory whose logcli the host-side checks run (build).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-FILE=$ROOT/compose/docker-compose.yml
+PINNED_FILE=$ROOT/compose/docker-compose.yml
+ELECTED_FILE=$ROOT/compose/docker-compose.failover.yml
 MAKE=${MAKE:-make}
-ALL="self-check partition minority-master crash"
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+ALL="self-check partition minority-master crash failover failover-partition"
 SCENARIOS=${*:-$ALL}
 
 skip() {
@@ -55,6 +79,29 @@ PROJECTS=$LOGDIR/projects
 # tests neither clash with `make compose-up` nor with each other.
 export RLOG_HEARTBEAT_MS=100
 export RLOG_PUBLISH=127.0.0.1:
+export RLOG_PUBLISH_N1=127.0.0.1: RLOG_PUBLISH_N2=127.0.0.1: RLOG_PUBLISH_N3=127.0.0.1:
+
+# The elected scenarios' client: logcli in a container of the project, on
+# the nodes' network, kept running by a status watch of a port nothing
+# listens on (one try a minute; the image has no shell and no sleep), to
+# docker exec logcli in. Its RLOG_ENDPOINT is every node: appends follow
+# the master.
+CLIENT_FILE=$LOGDIR/client.yml
+cat >"$CLIENT_FILE" <<'YAML'
+version: "3.8"
+services:
+  client:
+    image: rlog:local
+    entrypoint: ["/usr/local/bin/logcli"]
+    command: ["-e", "tcp://127.0.0.1:9", "--retry-ms", "60000", "--retries", "1", "status", "--watch", "--json"]
+    environment:
+      RLOG_ENDPOINT: tcp://n1:5555,tcp://n2:5555,tcp://n3:5555
+    networks: [nodes]
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    stop_signal: SIGTERM
+YAML
 
 # A paused container (crash pauses s1) does not stop: unpause before `down`.
 unpause_all() {
@@ -66,14 +113,15 @@ unpause_all() {
 
 # Leftovers of an interrupted run: remove every project this run created.
 cleanup_all() {
-    local p
-    while read -r p; do
+    local p files
+    while read -r p files; do
         [ -n "$p" ] || continue
         unpause_all "$p"
         if [ -n "$(docker ps -aq --filter "label=com.docker.compose.project=$p")" ] ||
            [ -n "$(docker network ls -q --filter "label=com.docker.compose.project=$p")" ] ||
            [ -n "$(docker volume ls -q --filter "label=com.docker.compose.project=$p")" ]; then
-            $DOCKER_COMPOSE -p "$p" -f "$FILE" down -v --remove-orphans -t 5 >/dev/null 2>&1
+            # shellcheck disable=SC2086 # -f FILE ...
+            $DOCKER_COMPOSE -p "$p" $files down -v --remove-orphans -t 5 >/dev/null 2>&1
         fi
     done <"$PROJECTS"
 }
@@ -92,7 +140,8 @@ fail() {
     exit 1
 }
 
-dc() { $DOCKER_COMPOSE -p "$PROJECT" -f "$FILE" "$@"; }
+# shellcheck disable=SC2086 # FILES: -f FILE ...
+dc() { $DOCKER_COMPOSE -p "$PROJECT" $FILES "$@"; }
 
 # step WHAT: a time-stamped line in the scenario's log
 step() { local ms=$(($(now_ms) - T0)); printf '[%d.%ds] %s\n' $((ms / 1000)) $((ms % 1000 / 100)) "$*"; }
@@ -101,7 +150,7 @@ step() { local ms=$(($(now_ms) - T0)); printf '[%d.%ds] %s\n' $((ms / 1000)) $((
 declare -A CID
 refresh_ids() {
     local s
-    for s in master s1 s2; do CID[$s]=$(dc ps -q "$s" 2>/dev/null); done
+    for s in $SERVICES; do CID[$s]=$(dc ps -q "$s" 2>/dev/null); done
 }
 
 # cli SERVICE ARGS...: logcli inside that service's container (docker exec:
@@ -194,7 +243,12 @@ teardown() {
     unpause_all "$PROJECT"
     if [ $rc -ne 0 ]; then
         echo "---- state at failure"; dc ps
-        [ -n "${CID[master]:-}" ] && docker exec "${CID[master]}" /usr/local/bin/logcli status
+        local s
+        for s in $SERVICES; do
+            [ "$s" = client ] && continue
+            echo "---- status of $s"
+            [ -n "${CID[$s]:-}" ] && docker exec "${CID[$s]}" /usr/local/bin/logcli --retry-ms 500 --retries 1 status
+        done
         echo "---- logs"; dc logs --no-color --timestamps
     fi
     dc down -v --remove-orphans -t 5
@@ -429,6 +483,238 @@ scenario_crash() {
     [ "$nerr" -eq 0 ] || { echo "failed appends:"; cat "$werrs"; }
 }
 
+# ---- elected nodes (docker-compose.failover.yml) --------------------------
+
+# ccli ARGS...: logcli in the client container, whose endpoint list is every
+# node: an append follows the master
+ccli() { cli client "$@"; }
+# njson NODE: NODE's own `status --json` ("" and non-zero if it does not answer)
+njson() { cli "$1" --retry-ms 500 --retries 1 status --json 2>/dev/null; }
+# jstr JSON KEY / jnum JSON KEY: a top-level string / number of a status reply
+jstr() { sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" <<<"$1" | head -1; }
+jnum() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" <<<"$1" | head -1; }
+role_of() { sed -n 's/^{"role":"\([a-z]*\)".*/\1/p' <<<"$1"; }
+
+# elected_master NEED [EXCEPT]: the node that says it is master, read-write,
+# with at least NEED healthy nodes (itself included); EXCEPT is not asked.
+# Prints it; non-zero if there is none.
+elected_master() {
+    local need=$1 except=${2:-} n j h
+    for n in n1 n2 n3; do
+        [ "$n" = "$except" ] && continue
+        j=$(njson "$n") || continue
+        [ "$(role_of "$j")" = master ] || continue
+        case "$j" in *'"mode":"read-write"'*) ;; *) continue ;; esac
+        h=$(jnum "$j" healthy)
+        [ -n "$h" ] && [ "$h" -ge "$need" ] || continue
+        echo "$n"
+        return 0
+    done
+    return 1
+}
+
+# follows NODE MASTER: NODE is a secondary that follows MASTER
+follows() {
+    local j; j=$(njson "$1") || return 1
+    [ "$(role_of "$j")" = secondary ] && [ "$(jstr "$j" leader)" = "$2" ] &&
+        [ "$(jstr "$j" mode)" = following ]
+}
+same_as() { local a; a=$(cli "$1" list 2>/dev/null) && [ "$a" = "$(cli "$2" list 2>/dev/null)" ]; }
+
+up_elected() {
+    step "up n1 n2 n3 client"
+    dc up -d n1 n2 n3 client || fail "docker-compose up -d failed"
+    refresh_ids
+    NET=$(net_of "${CID[n1]}")
+    [ -n "$NET" ] || fail "cannot find the nodes' network"
+    wait_until 30 "a master elected, read-write with 3 healthy nodes" eval 'MASTER=$(elected_master 3)'
+    step "ready: $MASTER is master"
+}
+
+# check_logs ACKED MASTER: every node lists what MASTER lists, each entry
+# once; every "MSG SEQ ..." line of ACKED is there at SEQ on every node
+check_logs() {
+    local acked=$1 m=$2 n j dups msg seq
+    for n in n1 n2 n3; do
+        [ "$n" = "$m" ] || wait_until 30 "$n to list exactly what $m lists" same_as "$n" "$m"
+    done
+    for n in n1 n2 n3; do
+        j=$(cli "$n" list --json | sed -n 's/^{"seq":\([0-9]*\),"message":"\(.*\)"}$/\1 \2/p')
+        dups=$(awk '{print $2}' <<<"$j" | sort | uniq -d)
+        [ -z "$dups" ] || fail "$n lists these more than once: $(echo $dups)"
+        while read -r msg seq _; do
+            grep -qx "$seq $msg" <<<"$j" || fail "$n does not list acknowledged $msg at seq $seq"
+        done <"$acked"
+    done
+}
+
+# stream ACKED ERRS STOP PREFIX: w=2 appends through the client's endpoint
+# list until STOP exists; each acknowledged one "MSG SEQ SENT_MS DONE_MS" in
+# ACKED, each failed one "FAILED MSG ..." in ERRS (its reason before it)
+stream() {
+    local acked=$1 errs=$2 stop=$3 prefix=$4 i=0 t1 seq
+    while [ ! -e "$stop" ]; do
+        i=$((i + 1))
+        t1=$(now_ms)
+        if seq=$(ccli append -w 2 -t 10000 "$prefix-$i" 2>>"$errs") && [[ "$seq" =~ ^[0-9]+$ ]]; then
+            echo "$prefix-$i $seq $t1 $(now_ms)" >>"$acked"
+        else
+            echo "FAILED $prefix-$i exited $? after $(($(now_ms) - t1)) ms" >>"$errs"
+        fi
+    done
+}
+
+# The elected master killed under w=2 appends: another node is elected, the
+# appends resume through it; the killed node, started again on its volume,
+# rejoins as a secondary; every acknowledged append is on every node once,
+# at its seq (a failed one at most once); the published client ports take
+# appends from the host and follow the master.
+scenario_failover() {
+    up_elected
+    local old=$MASTER e0 e1 i seq
+    e0=$(jnum "$(njson "$old")" epoch)
+    local stop=$LOG.stop acked=$LOG.acked errs=$LOG.errs
+    : >"$acked"; : >"$errs"
+    for i in 1 2 3; do
+        seq=$(ccli append -w 3 -t 10000 "before-$i") || fail "append w=3 before-$i failed"
+        echo "before-$i $seq" >>"$acked"
+    done
+    stream "$acked" "$errs" "$stop" f &
+    BG=$!
+    wait_until 20 "5 w=2 appends acknowledged before the kill" eval '[ "$(wc -l <"$acked")" -ge 8 ]'
+    step "killing the master $old (epoch $e0)"
+    # the times below count from before `docker kill`, its own latency included
+    local t_kill; t_kill=$(now_ms)
+    docker kill "${CID[$old]}" >/dev/null || fail "docker kill $old failed"
+    local t_killed=$(($(now_ms) - t_kill))
+    local n_kill; n_kill=$(($(wc -l <"$acked") - 3))
+    wait_until 20 "another node elected master, read-write" eval 'MASTER=$(elected_master 2 "$old")'
+    local t_elected=$(($(now_ms) - t_kill))
+    e1=$(jnum "$(njson "$MASTER")" epoch)
+    step "$MASTER is master (epoch $e1), seen $t_elected ms after the kill"
+    [ -n "$e1" ] && [ "$e1" -gt "$e0" ] || fail "new master's epoch '$e1', want > $e0"
+    first_after() { awk -v k="$t_kill" '$4 > k { print $4 - k; exit }' "$acked"; }
+    wait_until 30 "a w=2 append acknowledged after the kill" eval '[ -n "$(first_after)" ]'
+    local t_first; t_first=$(first_after)
+    step "first w=2 append acknowledged $t_first ms after the kill"
+    wait_until 30 "5 more w=2 appends acknowledged after the kill" \
+        eval '[ "$(awk -v k="$t_kill" '"'"'$4 > k'"'"' "$acked" | wc -l)" -ge 5 ]'
+
+    # the killed node, started again on its volume: a secondary of the new master
+    step "starting $old again on its volume"
+    local t_start; t_start=$(now_ms)
+    dc start "$old" || fail "docker-compose start $old failed"
+    wait_until 30 "$old to follow $MASTER as a secondary" follows "$old" "$MASTER"
+    local t_rejoin=$(($(now_ms) - t_start))
+    wait_until 30 "$MASTER read-write with 3 healthy nodes" eval '[ "$(elected_master 3)" = "$MASTER" ]'
+    local r; r=$(recovered "$old")
+    step "$old rejoined as a secondary of $MASTER in $t_rejoin ms (recovered $r entries from its volume)"
+    wait_until 30 "3 more w=2 appends acknowledged with $old back" \
+        eval '[ "$(awk -v k="$t_start" '"'"'$4 > k'"'"' "$acked" | wc -l)" -ge 3 ]'
+    touch "$stop"
+    wait $BG; BG=
+    seq=$(ccli append -w 3 -t 10000 "after") || fail "append w=3 after the rejoin failed"
+    echo "after $seq" >>"$acked"
+
+    # from the host, through the published client ports, listed n1 n2 n3:
+    # a secondary names the master by its name on the nodes' network, which
+    # the host cannot resolve; logcli then moves on along its list
+    local eps="" n p t_host
+    for n in n1 n2 n3; do
+        p=$(dc port "$n" 5555 | sed 's/.*://') || fail "no published port for $n"
+        eps="$eps${eps:+,}tcp://127.0.0.1:$p"
+    done
+    t_host=$(now_ms)
+    seq=$("$BUILD/logcli" -e "$eps" append -w 2 -t 10000 from-host 2>&1) ||
+        fail "append w=2 from the host through $eps failed: $seq"
+    t_host=$(($(now_ms) - t_host))
+    echo "from-host $seq" >>"$acked"
+    step "appended from the host through $eps in $t_host ms"
+
+    check_logs "$acked" "$MASTER"
+    local nacked nerr present=0 m
+    nacked=$(grep -c '^f-' "$acked")
+    nerr=$(grep -c '^FAILED ' "$errs")
+    for m in $(sed -n 's/^FAILED \(f-[0-9]*\) exited .*/\1/p' "$errs"); do
+        cli "$MASTER" list | grep -qx -- "$m" && present=$((present + 1))
+    done
+    echo "failover: $old killed (epoch $e0; docker kill took $t_killed ms); $MASTER elected (epoch $e1), seen read-write $t_elected ms after the kill; first w=2 append acknowledged $t_first ms after the kill; $nacked streamed w=2 appends acknowledged ($n_kill before the kill), $nerr failed ($present of them stored, once); $old restarted, a secondary of $MASTER in $t_rejoin ms; from the host through the published ports in $t_host ms"
+    [ "$nerr" -eq 0 ] || { echo "failed appends:"; grep -v '^logcli: append: no endpoint' "$errs" | head -20; }
+}
+
+# The elected master cut off the network: the other two elect a new master
+# and take appends; the isolated one acknowledges none; reconnected, it
+# steps down and follows, and what it stored alone is gone from every node.
+scenario_failover_partition() {
+    up_elected
+    local old=$MASTER e0 e1 i out rc seq
+    e0=$(jnum "$(njson "$old")" epoch)
+    local acked=$LOG.acked; : >"$acked"
+    for i in 1 2 3; do
+        seq=$(ccli append -w 3 -t 10000 "before-$i") || fail "append w=3 before-$i failed"
+        echo "before-$i $seq" >>"$acked"
+    done
+    step "cutting off the master $old (epoch $e0)"
+    local t_cut; t_cut=$(now_ms)
+    cut_off "$old"
+    # straight away, before it can know: a w=2 append to it (in the
+    # background, while the others elect) is not acknowledged
+    local w2out=$LOG.w2
+    ( cli "$old" append -w 2 -t 3000 minority-w2 >"$w2out" 2>&1; echo $? >"$w2out.rc" ) &
+    BG2=$!
+    wait_until 20 "one of the other two elected master, read-write" eval 'MASTER=$(elected_master 2 "$old")'
+    local t_elected=$(($(now_ms) - t_cut))
+    e1=$(jnum "$(njson "$MASTER")" epoch)
+    step "$MASTER is master (epoch $e1), seen $t_elected ms after the cut"
+    wait_until 30 "the w=2 append to the isolated $old to end" test -s "$w2out.rc"
+    wait $BG2; BG2=
+    rc=$(cat "$w2out.rc")
+    [ "$rc" -ne 0 ] || fail "the isolated master acknowledged a w=2 append (seq $(cat "$w2out"))"
+    local w2; w2="exit $rc: $(cat "$w2out")"
+    step "w=2 append to the isolated $old: $w2"
+    [ -n "$e1" ] && [ "$e1" -gt "$e0" ] || fail "new master's epoch '$e1', want > $e0"
+    for i in 1 2 3; do
+        seq=$(ccli append -w 2 -t 10000 "majority-$i") || fail "append w=2 majority-$i through the majority failed"
+        echo "majority-$i $seq" >>"$acked"
+    done
+    # The isolated node takes no appends. It may not answer at all: it keeps
+    # trying to reach n2 and n3 by name, and in a container with no network
+    # every lookup waits for the resolver's timeout, on the thread that also
+    # carries its client port. If it answers, it is no read-write master.
+    local j iso
+    if j=$(njson "$old"); then
+        iso="role $(role_of "$j"), mode $(jstr "$j" mode), epoch $(jnum "$j" epoch)"
+        [ "$(role_of "$j")" != master ] || [ "$(jstr "$j" mode)" != read-write ] ||
+            fail "the isolated $old is still a read-write master ($iso) after the others elected $MASTER"
+    else
+        iso="no answer to status"
+    fi
+    step "isolated $old: $iso"
+    out=$(cli "$old" append -w 1 -t 3000 minority-w1 2>&1); rc=$?
+    [ $rc -ne 0 ] || fail "the isolated $old acknowledged a w=1 append (seq $out) after the others elected $MASTER ($iso)"
+    local w1="exit $rc: $out"
+    step "w=1 append to the isolated $old: $w1"
+
+    step "reconnecting $old"
+    heal "$old"
+    local t_heal; t_heal=$(now_ms)
+    wait_until 30 "$old to follow a master as a secondary" eval 'MASTER=$(elected_master 3 "$old") && follows "$old" "$MASTER"'
+    local t_follow=$(($(now_ms) - t_heal)) e2
+    e2=$(jnum "$(njson "$MASTER")" epoch)
+    step "$old follows $MASTER (epoch $e2) $t_follow ms after the reconnect"
+    seq=$(ccli append -w 3 -t 10000 "after") || fail "append w=3 after the reconnect failed"
+    echo "after $seq" >>"$acked"
+    check_logs "$acked" "$MASTER"
+    local n
+    for n in n1 n2 n3; do
+        cli "$n" list | grep -qx 'minority-w[12]' && fail "$n lists an append the isolated master took alone"
+    done
+    echo "---- $old's log from the cut on (steps down, rollback, joins)"
+    docker logs "${CID[$old]}" 2>&1 | grep -iE 'rollback|steps down|joined|read-only|unhealthy|diverg|truncat'
+    local rb; rb=$(docker logs "${CID[$old]}" 2>&1 | grep -ci 'rollback')
+    echo "failover-partition: $old cut off (epoch $e0): w=2 to it $w2; $MASTER elected (epoch $e1) $t_elected ms after the cut; isolated $old: $iso, w=1 to it $w1; reconnected, $old follows $MASTER (epoch $e2) after $t_follow ms, its lone entries gone ($rb log lines mention a rollback)"
+}
+
 # ---- runner ---------------------------------------------------------------
 
 if ! $MAKE --no-print-directory compose-images >"$LOGDIR/build.log" 2>&1; then
@@ -441,7 +727,11 @@ fi
 passed=0 failed=0
 for name in $SCENARIOS; do
     PROJECT=rlogtest$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
-    echo "$PROJECT" >>"$PROJECTS"
+    case $name in
+        failover*) FILES="-f $ELECTED_FILE -f $CLIENT_FILE" SERVICES="n1 n2 n3 client" ;;
+        *) FILES="-f $PINNED_FILE" SERVICES="master s1 s2" ;;
+    esac
+    echo "$PROJECT $FILES" >>"$PROJECTS"
     LOG=$LOGDIR/$name.log
     REASON=$LOGDIR/$name.reason
     t0=$(now_ms)

@@ -2,8 +2,9 @@
 # The Kubernetes manifests (deploy/k8s/), checked offline: no cluster runs here.
 #   test/k8s_test.sh          (make k8s-validate makes the venv first)
 # Steps, one PASS or FAIL line each:
-#   render        render.py makes 3 and 5 nodes, each with a Secret of throwaway
-#                 keys (deploy/k8s/keys.sh), and refuses --nodes 1
+#   render        render.py makes 3 and 5 elected nodes, each with a Secret of
+#                 throwaway keys (deploy/k8s/keys.sh, one certificate per
+#                 node), and refuses --nodes 1 and 2
 #   up-to-date    deploy/k8s/rlog.yaml is what render.py makes by default
 #   schema-VER    kubernetes-validate --strict (unknown fields are errors) of
 #                 rlog.yaml and the 3- and 5-node renderings, against the
@@ -11,12 +12,15 @@
 #                 manifests claim, and 1.37); with no network (unshare -n)
 #                 where this user may cut it off
 #   fit           deploy/k8s/check.py on each: the objects fit together
-#                 (selectors, counts, the master's address, probes, security
-#                 context, every key file read is projected from the Secret)
+#                 (selectors, counts, every pod an elected node with the
+#                 same members at their headless names, probes, security
+#                 context, each pod's own key and every key file it reads
+#                 projected from the Secret, each id bound to its own key)
 #   negative      broken manifests are rejected, by the schema (a misspelt
 #                 field, a word for a number) and by check.py (5 nodes
-#                 expected of a 3-node rendering, no publishNotReadyAddresses):
-#                 the checks can fail
+#                 expected of a 3-node rendering, no publishNotReadyAddresses,
+#                 a member missing from RLOG_PEERS, a node id bound to another
+#                 node's key): the checks can fail
 # K8S_VENV: the virtual environment with kubernetes-validate (default
 # build/k8s-venv, from deploy/k8s/requirements.txt); LOGCLI: for keygen
 # (default build/logcli). Last line "N passed, N failed"; exit 1 on any failure.
@@ -51,7 +55,7 @@ if unshare -n true 2>/dev/null; then NONET="unshare -n"; fi
 
 # ---- render -----------------------------------------------------------------
 ok=1
-if ! "$K8S/keys.sh" "$LOGCLI" "$TMP/keys" >"$TMP/keys.log" 2>&1; then
+if ! "$K8S/keys.sh" "$LOGCLI" "$TMP/keys" 5 >"$TMP/keys.log" 2>&1; then
     fail render "deploy/k8s/keys.sh failed" "$TMP/keys.log"; ok=0
 else
     for n in 3 5; do
@@ -59,11 +63,13 @@ else
             fail render "render.py --nodes $n failed" "$TMP/render-$n.err"; ok=0
         fi
     done
-    if "$K8S/render.py" --nodes 1 >/dev/null 2>"$TMP/render-1.err"; then
-        fail render "render.py --nodes 1 did not refuse"; ok=0
-    fi
+    for n in 1 2; do
+        if "$K8S/render.py" --nodes $n >/dev/null 2>"$TMP/render-$n.err"; then
+            fail render "render.py --nodes $n did not refuse"; ok=0
+        fi
+    done
 fi
-[ $ok = 1 ] && pass "render: 3 and 5 nodes with a Secret; --nodes 1 refused"
+[ $ok = 1 ] && pass "render: 3 and 5 elected nodes with a Secret; --nodes 1 and 2 refused"
 [ $ok = 1 ] || summary
 
 # ---- up-to-date -------------------------------------------------------------
@@ -96,14 +102,17 @@ done <<EOF
 3 $TMP/rlog-3.yaml
 5 $TMP/rlog-5.yaml
 EOF
-[ $ok = 1 ] && pass "fit: selectors, counts, the master's address, probes, security, keys"
+[ $ok = 1 ] && pass "fit: selectors, counts, members and their addresses, probes, security, each node's own key"
 
 # ---- negative -------------------------------------------------------------------
 ok=1
 sed 's/^  maxUnavailable: 1$/  maxUnavailabel: 1/' "$K8S/rlog.yaml" >"$TMP/bad-field.yaml"
-sed '0,/^  replicas: 1$/s//  replicas: one/' "$K8S/rlog.yaml" >"$TMP/bad-type.yaml"
+sed '0,/^  replicas: 3$/s//  replicas: three/' "$K8S/rlog.yaml" >"$TMP/bad-type.yaml"
 sed '/publishNotReadyAddresses/d' "$K8S/rlog.yaml" >"$TMP/bad-headless.yaml"
-for bad in bad-field bad-type bad-headless; do
+sed '/name: RLOG_PEERS/{n;s/,rlog-2=[^"]*"/"/}' "$K8S/rlog.yaml" >"$TMP/bad-peers.yaml"
+sed '/- key: rlog-0$/{n;s|path: nodes/rlog-0$|path: nodes/rlog-1|};/- key: rlog-1$/{n;s|path: nodes/rlog-1$|path: nodes/rlog-0|}' \
+    "$K8S/rlog.yaml" >"$TMP/bad-binding.yaml"
+for bad in bad-field bad-type bad-headless bad-peers bad-binding; do
     cmp -s "$K8S/rlog.yaml" "$TMP/$bad.yaml" && { fail negative "$bad: the edit did not apply"; ok=0; }
 done
 for bad in bad-field bad-type; do
@@ -117,6 +126,12 @@ fi
 if "$VENV/bin/python" "$K8S/check.py" 3 "$TMP/bad-headless.yaml" >/dev/null 2>&1; then
     fail negative "check.py passed a headless Service without publishNotReadyAddresses"; ok=0
 fi
-[ $ok = 1 ] && pass "negative: a misspelt field, a word for a number, wrong counts, no publishNotReadyAddresses: all rejected"
+if "$VENV/bin/python" "$K8S/check.py" 3 "$TMP/bad-peers.yaml" >/dev/null 2>&1; then
+    fail negative "check.py passed an RLOG_PEERS without rlog-2"; ok=0
+fi
+if "$VENV/bin/python" "$K8S/check.py" 3 "$TMP/bad-binding.yaml" >/dev/null 2>&1; then
+    fail negative "check.py passed rlog-0 and rlog-1 bound to each other's keys"; ok=0
+fi
+[ $ok = 1 ] && pass "negative: a misspelt field, a word for a number, wrong counts, no publishNotReadyAddresses, a member missing, ids bound to others' keys: all rejected"
 
 summary

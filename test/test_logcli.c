@@ -9,9 +9,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -1145,6 +1147,130 @@ Test (logcli, tools_cluster_checks_its_nodes, .timeout = 90.0)
     cr_assert_eq (rc, 0, "Ctrl-C: exit %d: %s", rc, cluster.out);
     cr_assert_eq (s_rlogd_with (s_cluster.dir), 0, "nodes left running after Ctrl-C");
     s_group = 0;
+}
+
+//  tools/cluster --failover needs its nodes' ports before they start (each
+//  is given every other's address), so this test picks them: three base
+//  ports 10 apart, each with PORT+1 and PORT+2, in the kernel's range for
+//  outgoing connections (the other tests bind below it). Each port is held
+//  by a socket bound without SO_REUSEADDR (so nobody holds it now), then
+//  given SO_REUSEADDR: rlogd, whose listeners set it too, can bind there,
+//  while no outgoing connection takes it. HELD gets the 9 descriptors.
+static int s_hold_bases (int *held)
+{
+    int low = 32768, high = 60999;
+    FILE *f = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf (f, "%d %d", &low, &high) != 2)
+            low = 32768, high = 60999;
+        fclose (f);
+    }
+    unsigned seed = (unsigned)getpid () ^ (unsigned)zclock_usecs ();
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int base = low + rand_r (&seed) % (high - low - 30);
+        int n = 0;
+        for (int node = 0; node < 3; node++)
+            for (int k = 0; k < 3; k++) {
+                int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                struct sockaddr_in addr;
+                memset (&addr, 0, sizeof addr);
+                addr.sin_family = AF_INET;
+                addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+                addr.sin_port = htons ((uint16_t)(base + 10 * node + k));
+                int one = 1;
+                if (fd >= 0 && bind (fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+                    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0)
+                    held[n++] = fd;
+                else if (fd >= 0)
+                    close (fd);
+            }
+        if (n == 9)
+            return base;
+        while (n > 0)
+            close (held[--n]);
+    }
+    return -1;
+}
+
+//  The same checks for three elected nodes: a node that cannot bind its
+//  port stops the script (exit 1, nothing left running); up, it names the
+//  master (a pid to kill) and the endpoint list; appends w=2 go through the
+//  list, and after a kill -9 of the master through whichever node is
+//  elected next; Ctrl-C stops the two left, exit 0.
+Test (logcli, tools_cluster_failover, .timeout = 90.0)
+{
+    h_cluster_init (&s_cluster, 0, 50); //  for its temp dir
+    int held[9];
+    int base = s_hold_bases (held);
+    cr_assert_gt (base, 0, "no free ports for three nodes");
+    int dead_fd;
+    int taken = h_dead_port (&dead_fd);
+    cr_assert_gt (taken, 0);
+    char out[16384], cmd[1024];
+    int rc = s_sh (out, sizeof out,
+                   "TMPDIR=%s RLOG_CLUSTER_BUILD=%s RLOG_CLUSTER_PORTS='%d %d %d' timeout -s INT "
+                   "60 %s --failover 2>&1",
+                   s_cluster.dir, RLOG_BUILD_DIR, base, taken, base + 20, CLUSTER_SCRIPT);
+    close (dead_fd);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "Address already in use"), "%s", out);
+    cr_assert (strstr (out, "tools/cluster: n2 did not start"), "%s", out);
+    cr_assert (!strstr (out, "cluster up"), "%s", out);
+    cr_assert_eq (s_rlogd_with (s_cluster.dir), 0, "nodes left running");
+    rc = s_sh (out, sizeof out,
+               "RLOG_CLUSTER_BUILD=%s RLOG_CLUSTER_PORTS='* * *' %s --failover 2>&1",
+               RLOG_BUILD_DIR, CLUSTER_SCRIPT);
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "takes port numbers"), "%s", out);
+
+    snprintf (cmd, sizeof cmd,
+              "env TMPDIR=%s RLOG_CLUSTER_BUILD=%s RLOG_CLUSTER_PORTS='%d %d %d' "
+              "ASAN_OPTIONS=detect_leaks=0 timeout -s INT 80 %s --failover",
+              s_cluster.dir, RLOG_BUILD_DIR, base, base + 10, base + 20, CLUSTER_SCRIPT);
+    proc_t cluster;
+    s_proc_start (&cluster, cmd);
+    s_group = cluster.pid; //  timeout leads a process group: the script and its nodes
+    cr_assert (s_proc_wait_for (&cluster, "then append again\n", 30000), "never up: %s",
+               cluster.out);
+    const char *up = strstr (cluster.out, "cluster up: elected nodes ");
+    cr_assert_not_null (up, "%s", cluster.out);
+    char eps[256], master[8];
+    int master_pid = 0;
+    cr_assert_eq (sscanf (strstr (up, "endpoints "), "endpoints %255[^;]", eps), 1, "%s", up);
+    cr_assert_eq (sscanf (strstr (up, "; master "), "; master %7s", master), 1, "%s", up);
+    cr_assert_eq (sscanf (strstr (up, "kill -9 "), "kill -9 %d", &master_pid), 1, "%s", up);
+    char want[256];
+    snprintf (want, sizeof want, "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d,tcp://127.0.0.1:%d", base,
+              base + 10, base + 20);
+    cr_assert_str_eq (eps, want);
+    cr_assert_eq (s_rlogd_with (s_cluster.dir), 3, "expected 3 nodes");
+    rc = s_sh (out, sizeof out, "%s -e %s append -w 2 -t 10000 before 2>&1", LOGCLI, eps);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    rc = s_sh (out, sizeof out, "%s -e %s status --json 2>&1", LOGCLI, eps);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    char leader[64];
+    snprintf (leader, sizeof leader, "\"leader\":\"%s\"", master);
+    cr_assert (strstr (out, leader), "%s is not the master: %s", master, out);
+
+    //  kill -9 the master: the next append w=2 through the list waits out
+    //  the election (1 to 2 s) and is stored by the new master.
+    cr_assert_eq (kill (master_pid, SIGKILL), 0);
+    int64_t t0 = zclock_mono ();
+    rc = s_sh (out, sizeof out, "%s -e %s append -w 2 -t 10000 after 2>&1", LOGCLI, eps);
+    cr_assert_eq (rc, 0, "after the master's kill: exit %d: %s\n%s", rc, out, cluster.out);
+    cr_log_info ("tools/cluster --failover: append w=2 through the list %lld ms after kill -9",
+                 (long long)(zclock_mono () - t0));
+    cr_assert_eq (s_rlogd_with (s_cluster.dir), 2, "expected 2 nodes");
+    rc = s_sh (out, sizeof out, "%s -e %s list 2>&1", LOGCLI, eps);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_str_eq (out, "before\nafter\n");
+    kill (cluster.pid, SIGINT);
+    rc = s_proc_wait_exit (&cluster, 20000);
+    cr_assert_eq (rc, 0, "Ctrl-C: exit %d: %s", rc, cluster.out);
+    cr_assert_eq (s_rlogd_with (s_cluster.dir), 0, "nodes left running after Ctrl-C");
+    s_group = 0;
+    for (int i = 0; i < 9; i++)
+        close (held[i]);
 }
 
 //  --------------------------------------------------------------------------

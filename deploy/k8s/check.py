@@ -6,18 +6,26 @@ the k8s-validate venv's python).
     check.py NODES FILE      exit 0 and one line when every check holds,
                              exit 1 and one line per broken one otherwise
 
-Checks: the Services select the right pods (headless: all, publishing not
-ready ones; client: the master only); the StatefulSets' counts (1 master,
-NODES-1 secondaries) and the master's RLOG_REPLICAS agree; the secondaries
-reach the master at its pod's headless DNS name; the PodDisruptionBudget
-(maxUnavailable 1) covers every pod; every pod runs as 10001, read-only root,
-no privilege escalation, no capabilities, no service links; three logcli
-status probes; the data volume claim is mounted where RLOG_DATA_DIR points;
-every key file rlogd or logcli is told to read is projected from the Secret;
-the master knows every secondary's id (RLOG_SECONDARIES: the secondaries'
-pod names) and has a node key for each under its nodes directory, no secret
-key sits in a directory of public keys; a rendered Secret holds every key
-the pods project, as CURVE certificates.
+Checks, for NODES elected nodes in one StatefulSet:
+- the Services select every pod (headless: publishing not ready ones too,
+  the client, pub and peer ports; client: the client port), the
+  PodDisruptionBudget (maxUnavailable 1) covers every pod;
+- the StatefulSet runs NODES pods, Parallel (an election needs a majority
+  up), each `rlogd node` with its pod name as its id (RLOG_ID from the
+  downward API) and the same RLOG_PEERS: every pod NAME-0..NAME-(NODES-1) at
+  its full headless DNS name (namespace from the downward API, a final dot)
+  on the client port, the container's pub and peer ports right after it;
+  no pinned-role setting (RLOG_REPLICAS, RLOG_MASTER_*, ...); every $(VAR)
+  defined before it is used;
+- every pod runs as 10001, read-only root, no privilege escalation, no
+  capabilities, no service links, no service account token; three logcli
+  status probes; the data volume claim mounted where RLOG_DATA_DIR points;
+- keys: every file rlogd or logcli reads is projected from the Secret, for
+  each pod (its own certificate, /keys/$(RLOG_ID)_secret, and its own public
+  key as its probes' server key); the nodes directory binds each member's
+  id to that member's own public key; no secret key sits in a directory of
+  public keys; a rendered Secret holds every key the pods project, as CURVE
+  certificates, a different one for each node.
 """
 import base64
 import re
@@ -26,6 +34,11 @@ import sys
 import yaml
 
 PROBE = ["/usr/local/bin/logcli", "--retry-ms", "500", "--retries", "2", "status"]
+# settings of `rlogd master` / `rlogd secondary` that an elected node ignores:
+# present, they would only mislead a reader
+PINNED = ["RLOG_REPLICAS", "RLOG_SECONDARIES", "RLOG_QUORUM", "RLOG_CLIENT", "RLOG_PUB",
+          "RLOG_PEER", "RLOG_ADVERTISE", "RLOG_MASTER_PUB", "RLOG_MASTER_PEER",
+          "RLOG_MASTER_KEY"]
 problems = []
 
 
@@ -39,34 +52,27 @@ def selects(selector, labels):
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def env_of(container):
-    names = [e["name"] for e in container.get("env", [])]
-    check(len(names) == len(set(names)), f"{container['name']}: an environment variable twice: {names}")
-    return {e["name"]: e.get("value") for e in container.get("env", [])}
+def field_ref(env, name):
+    e = [x for x in env if x["name"] == name]
+    return e[0].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") if e else None
 
 
-def key_paths(podspec):
-    """/keys/... paths projected from the Secret, and the Secret's keys used."""
-    paths, keys, secret = set(), set(), None
-    for v in podspec.get("volumes", []):
-        if "secret" in v:
-            secret = v["secret"]["secretName"]
-            for it in v["secret"].get("items", []):
-                keys.add(it["key"])
-                paths.add("/keys/" + it["path"])
-    return paths, keys, secret
+def expand(text, values):
+    """$(VAR) replaced as the kubelet does, with VALUES."""
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
-def check_statefulset(sts, role, replicas, headless, docs):
+def check_pod(sts, nodes, headless, docs):
     name = sts["metadata"]["name"]
     spec = sts["spec"]
     tmpl = spec["template"]
     pod = tmpl["spec"]
     labels = tmpl["metadata"]["labels"]
-    check(spec["replicas"] == replicas, f"{name}: replicas {spec['replicas']}, want {replicas}")
+    check(spec["replicas"] == nodes, f"{name}: replicas {spec['replicas']}, want {nodes}")
     check(spec["serviceName"] == headless, f"{name}: serviceName {spec['serviceName']}, want {headless}")
+    check(spec.get("podManagementPolicy") == "Parallel",
+          f"{name}: podManagementPolicy {spec.get('podManagementPolicy')}, want Parallel")
     check(selects(spec["selector"]["matchLabels"], labels), f"{name}: selector does not match its pods")
-    check(labels.get("app.kubernetes.io/component") == role, f"{name}: pods not labelled component={role}")
     sc = pod.get("securityContext", {})
     check(sc.get("runAsNonRoot") is True and sc.get("runAsUser") == 10001,
           f"{name}: pods not non-root 10001")
@@ -82,47 +88,101 @@ def check_statefulset(sts, role, replicas, headless, docs):
         check(c.get(p, {}).get("exec", {}).get("command") == PROBE, f"{name}: {p} is not logcli status")
     req = c.get("resources", {}).get("requests", {})
     check("cpu" in req and "memory" in req, f"{name}: no cpu and memory requests")
-    check(c["args"][0] == role, f"{name}: runs rlogd {c['args'][0]}, want {role}")
-    env = env_of(c)
+    args = c["args"]
+    check(args[0] == "node", f"{name}: runs rlogd {args[0]}, want node (elected)")
+
+    # the environment: each name once, each $(VAR) defined before its use
+    env_list = c.get("env", [])
+    names = [e["name"] for e in env_list]
+    check(len(names) == len(set(names)), f"{name}: an environment variable twice: {names}")
+    env = {e["name"]: e.get("value") for e in env_list}
+    for i, e in enumerate(env_list):
+        for var in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", e.get("value") or ""):
+            check(var in names[:i], f"{name}: {e['name']} uses $({var}) before it is defined")
+    for a in args:
+        for var in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", a):
+            check(var in names, f"{name}: an argument uses $({var}), which is not defined")
+    for k in PINNED:
+        check(k not in env, f"{name}: {k} is set: a pinned role's setting, ignored by rlogd node")
+    check(field_ref(env_list, "RLOG_ID") == "metadata.name", f"{name}: RLOG_ID is not the pod's name")
+    check(field_ref(env_list, "POD_NAMESPACE") == "metadata.namespace",
+          f"{name}: POD_NAMESPACE is not the pod's namespace")
+
+    # the members: every pod, at its headless DNS name, on the client port
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+    ids = [f"{name}-{i}" for i in range(nodes)]
+    peers = [p.split("=", 1) for p in (env.get("RLOG_PEERS") or "").split(",") if p]
+    check([p[0] for p in peers] == ids,
+          f"{name}: RLOG_PEERS names {[p[0] for p in peers]}, want the pods {ids}")
+    for pid, addr in (p for p in peers if len(p) == 2):
+        want = f"{pid}.{headless}.$(POD_NAMESPACE).svc."
+        check(addr.startswith(want) and re.search(r"\.:[0-9]+\Z", addr),
+              f"{name}: RLOG_PEERS member {pid} at {addr}, want {want}DOMAIN.:PORT")
+        port = int(addr.rsplit(":", 1)[1]) if re.search(r":[0-9]+\Z", addr) else None
+        check(port == ports.get("client") and ports.get("pub") == (port or 0) + 1
+              and ports.get("peer") == (port or 0) + 2,
+              f"{name}: member {pid} on port {port}, the container's ports are {ports} "
+              "(client PORT, pub PORT+1, peer PORT+2)")
+
     mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
     claims = [t["metadata"]["name"] for t in spec.get("volumeClaimTemplates", [])]
     check(mounts.get("/data") in claims, f"{name}: no volume claim mounted on /data")
     check((env.get("RLOG_DATA_DIR") or "").startswith("/data/"), f"{name}: RLOG_DATA_DIR not on /data")
     check(mounts.get("/keys") == "keys", f"{name}: the keys volume is not on /keys")
 
-    # every file rlogd and logcli are told to read is there
-    paths, keys, secret = key_paths(pod)
-    args = c["args"]
-    want = []
-    if "--curve-secret" in args:
-        want.append(args[args.index("--curve-secret") + 1] + "_secret")   # rlogd's own
-    if env.get("RLOG_CURVE_SECRET"):
-        want.append(env["RLOG_CURVE_SECRET"] + "_secret")                  # logcli's
-    for k in ("RLOG_SERVER_KEY", "RLOG_MASTER_KEY"):
-        if env.get(k):
-            want.append(env[k])
-    for w in want:
-        check(w in paths, f"{name}: {w} is read but not projected from the Secret")
+    # keys: what each pod reads is there
+    items, secret = {}, None
+    for v in pod.get("volumes", []):
+        if "secret" in v:
+            secret = v["secret"]["secretName"]
+            for it in v["secret"].get("items", []):
+                items["/keys/" + it["path"]] = it["key"]
+    check("--curve-secret" in args, f"{name}: rlogd without --curve-secret")
+    for pid in ids:
+        own = {"RLOG_ID": pid}
+        want = []
+        if "--curve-secret" in args:
+            want.append(expand(args[args.index("--curve-secret") + 1], own) + "_secret")  # rlogd's
+        if env.get("RLOG_CURVE_SECRET"):
+            want.append(expand(env["RLOG_CURVE_SECRET"], own) + "_secret")                # logcli's
+        if env.get("RLOG_SERVER_KEY"):
+            want.append(expand(env["RLOG_SERVER_KEY"], own))                             # the probes'
+        for w in want:
+            check(w in items, f"{name}: pod {pid} reads {w}, which is not projected from the Secret")
+        if "--curve-secret" in args:
+            mine = expand(args[args.index("--curve-secret") + 1], own)
+            check(items.get(mine + "_secret") == pid + "_secret",
+                  f"{name}: pod {pid}'s certificate {mine}_secret is the Secret's "
+                  f"{items.get(mine + '_secret')}, want {pid}_secret")
+        if env.get("RLOG_SERVER_KEY"):
+            check(items.get(expand(env["RLOG_SERVER_KEY"], own)) == pid,
+                  f"{name}: pod {pid}'s probes expect the server key "
+                  f"{items.get(expand(env['RLOG_SERVER_KEY'], own))}, want {pid}")
     clients = env.get("RLOG_CURVE_ALLOW_CLIENTS")
-    check(clients and any(p.startswith(clients + "/") for p in paths),
+    check(clients and any(p.startswith(clients + "/") for p in items),
           f"{name}: client key directory empty")
-    nodes = env.get("RLOG_CURVE_ALLOW_NODES")
-    check((role == "master") == bool(nodes), f"{name}: RLOG_CURVE_ALLOW_NODES {nodes}")
-    for d in (clients, nodes):
-        check(not any(d and p.startswith(d + "/") and p.endswith("_secret") for p in paths),
+    nodes_dir = env.get("RLOG_CURVE_ALLOW_NODES")
+    if check(nodes_dir, f"{name}: no RLOG_CURVE_ALLOW_NODES: any key could vote as any member"):
+        listed = sorted(p[len(nodes_dir) + 1:] for p in items if p.startswith(nodes_dir + "/"))
+        check(listed == sorted(ids), f"{name}: {nodes_dir} holds {listed}, want every member {ids}")
+        for pid in ids:
+            check(items.get(f"{nodes_dir}/{pid}") == pid,
+                  f"{name}: {nodes_dir}/{pid} is the Secret's {items.get(f'{nodes_dir}/{pid}')}, "
+                  f"want {pid} (each id bound to its own key)")
+    for d in (clients, nodes_dir):
+        check(not any(d and p.startswith(d + "/") and p.endswith("_secret") for p in items),
               f"{name}: a secret key in {d}")
-    if nodes:
-        ids = (env.get("RLOG_SECONDARIES") or "").split(",")
-        for i in ids:
-            check(f"{nodes}/{i}" in paths, f"{name}: no node key for secondary '{i}' in {nodes}")
-    secrets = [d for d in docs if d["kind"] == "Secret"]
-    for s in secrets:
-        if s["metadata"]["name"] == secret:
-            missing = keys - set(s.get("data", {}))
-            check(not missing, f"{name}: the Secret {secret} lacks {sorted(missing)}")
-            for k, v in s.get("data", {}).items():
-                check(b"curve" in base64.b64decode(v), f"Secret {secret}: {k} is no CURVE certificate")
-    return labels, env
+    for s in [d for d in docs if d["kind"] == "Secret"]:
+        if s["metadata"]["name"] != secret:
+            continue
+        data = s.get("data", {})
+        missing = set(items.values()) - set(data)
+        check(not missing, f"{name}: the Secret {secret} lacks {sorted(missing)}")
+        for k, v in data.items():
+            check(b"curve" in base64.b64decode(v), f"Secret {secret}: {k} is no CURVE certificate")
+        publics = [base64.b64decode(data[pid]) for pid in ids if pid in data]
+        check(len(set(publics)) == len(publics), f"Secret {secret}: two nodes share a certificate")
+    return labels
 
 
 def main(argv):
@@ -133,7 +193,7 @@ def main(argv):
     with open(path) as f:
         docs = [d for d in yaml.safe_load_all(f) if d]
     kinds = sorted(d["kind"] for d in docs)
-    want = sorted(["PodDisruptionBudget", "Service", "Service", "StatefulSet", "StatefulSet"])
+    want = sorted(["PodDisruptionBudget", "Service", "Service", "StatefulSet"])
     if "Secret" in kinds:
         want = sorted(want + ["Secret"])
     if not check(kinds == want, f"objects {kinds}, want {want}"):
@@ -142,54 +202,33 @@ def main(argv):
     services = [d for d in docs if d["kind"] == "Service"]
     headless = [s for s in services if s["spec"].get("clusterIP") == "None"]
     client = [s for s in services if s["spec"].get("clusterIP") != "None"]
-    check(len(headless) == 1 and len(client) == 1, "want one headless and one client Service")
+    if not check(len(headless) == 1 and len(client) == 1, "want one headless and one client Service"):
+        print("\n".join(problems))
+        return 1
     headless, client = headless[0], client[0]
     check(headless["spec"].get("publishNotReadyAddresses") is True,
           "headless Service without publishNotReadyAddresses")
-    sts = {d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component"): d
-           for d in docs if d["kind"] == "StatefulSet"}
-    if not check(set(sts) == {"master", "secondary"}, f"StatefulSets of components {sorted(sts)}"):
-        print("\n".join(problems))
-        return 1
+    (sts,) = [d for d in docs if d["kind"] == "StatefulSet"]
     hname = headless["metadata"]["name"]
-    mlabels, menv = check_statefulset(sts["master"], "master", 1, hname, docs)
-    slabels, senv = check_statefulset(sts["secondary"], "secondary", nodes - 1, hname, docs)
-    check(menv.get("RLOG_REPLICAS") == str(nodes - 1),
-          f"master RLOG_REPLICAS {menv.get('RLOG_REPLICAS')}, want {nodes - 1}")
-    # the secondaries' ids are their pod names: the master must know each
-    ids = [f"{sts['secondary']['metadata']['name']}-{i}" for i in range(nodes - 1)]
-    check(menv.get("RLOG_SECONDARIES") == ",".join(ids),
-          f"master RLOG_SECONDARIES {menv.get('RLOG_SECONDARIES')}, want {','.join(ids)}")
-    (sc0,) = sts["secondary"]["spec"]["template"]["spec"]["containers"]
-    rid = [e for e in sc0["env"] if e["name"] == "RLOG_ID"]
-    check(rid and rid[0].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name",
-          "secondary: RLOG_ID is not the pod's name")
-    # the master pod's full DNS name, the namespace from the downward API
-    # (defined before it is used: $(VAR) takes only earlier variables)
-    master_dns = f"{sts['master']['metadata']['name']}-0.{hname}.$(POD_NAMESPACE).svc."
-    (sc,) = sts["secondary"]["spec"]["template"]["spec"]["containers"]
-    names = [e["name"] for e in sc["env"]]
-    ns = [e for e in sc["env"] if e["name"] == "POD_NAMESPACE"]
-    check(ns and ns[0].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.namespace",
-          "secondary: POD_NAMESPACE is not the pod's namespace")
-    for k in ("RLOG_MASTER_PUB", "RLOG_MASTER_PEER"):
-        v = senv.get(k) or ""
-        check(v.startswith(f"tcp://{master_dns}") and re.search(r"\.:[0-9]+\Z", v),
-              f"secondary {k} {v}, want tcp://{master_dns}DOMAIN.:PORT")
-        check(ns and k in names and names.index("POD_NAMESPACE") < names.index(k),
-              f"secondary: POD_NAMESPACE defined after {k}")
-    sel = headless["spec"]["selector"]
-    check(selects(sel, mlabels) and selects(sel, slabels), "headless Service does not select every pod")
-    sel = client["spec"]["selector"]
-    check(selects(sel, mlabels) and not selects(sel, slabels), "client Service does not select the master alone")
+    labels = check_pod(sts, nodes, hname, docs)
+    (c,) = sts["spec"]["template"]["spec"]["containers"]
+    names = {p.get("name") for p in c.get("ports", [])}
+    hports = {p["name"]: p.get("targetPort") for p in headless["spec"].get("ports", [])}
+    check(set(hports) == {"client", "pub", "peer"} and set(hports.values()) <= names,
+          f"headless Service ports {hports}, want client, pub and peer of the container ({sorted(names)})")
+    cports = [p.get("targetPort") for p in client["spec"].get("ports", [])]
+    check(cports == ["client"], f"client Service targets {cports}, want the client port alone")
+    check(selects(headless["spec"]["selector"], labels), "headless Service does not select every pod")
+    check(selects(client["spec"]["selector"], labels),
+          "client Service does not select every pod (any node takes a client and names the master)")
     (pdb,) = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
     check(pdb["spec"].get("maxUnavailable") == 1, "PodDisruptionBudget maxUnavailable is not 1")
-    sel = pdb["spec"]["selector"]["matchLabels"]
-    check(selects(sel, mlabels) and selects(sel, slabels), "PodDisruptionBudget does not cover every pod")
+    check(selects(pdb["spec"]["selector"]["matchLabels"], labels),
+          "PodDisruptionBudget does not cover every pod")
     if problems:
         print("\n".join(problems))
         return 1
-    print(f"{path}: {nodes} nodes: {len(docs)} objects fit together")
+    print(f"{path}: {nodes} elected nodes: {len(docs)} objects fit together")
     return 0
 
 

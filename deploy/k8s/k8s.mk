@@ -7,7 +7,9 @@
 #                        (deploy/k8s/check.py); exits 1 on any invalid manifest
 #   make k8s-render [K8S_NODES=5] [K8S_ARGS='--image REGISTRY/rlog:TAG']
 #                        the manifests on stdout (deploy/k8s/render.py)
-#   make k8s-keys        CURVE certificates in deploy/k8s/keys/ (deploy/k8s/keys.sh)
+#   make k8s-keys [K8S_NODES=5]
+#                        CURVE certificates in deploy/k8s/keys/ (deploy/k8s/keys.sh):
+#                        one per node (rlog-0..), healthcheck, operator
 #   make k8s-venv        only the virtual environment $(K8S_VENV): python3 -m venv
 #                        and pip install of deploy/k8s/requirements.txt (pinned;
 #                        needs PyPI once; validating then needs no network)
@@ -33,6 +35,6 @@ k8s-render:
 	@deploy/k8s/render.py --nodes $(K8S_NODES) $(K8S_ARGS)
 
 k8s-keys: $(BUILD)/logcli
-	$(Q)deploy/k8s/keys.sh $(BUILD)/logcli deploy/k8s/keys
+	$(Q)deploy/k8s/keys.sh $(BUILD)/logcli deploy/k8s/keys $(K8S_NODES)
 
 .PHONY: k8s-venv k8s-validate k8s-render k8s-keys

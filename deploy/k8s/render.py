@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Render rlog's Kubernetes manifests: one master and N-1 secondaries.
+"""Render rlog's Kubernetes manifests: N elected nodes, one StatefulSet.
 
     deploy/k8s/render.py [--nodes N] [--keys DIR] [options] > rlog.yaml
     kubectl apply -n NAMESPACE -f rlog.yaml
@@ -9,23 +9,27 @@ Secret); test/k8s_test.sh checks that it is up to date. docs/DEPLOY.md tells
 how to run it, add a node, replace one, back one up.
 
 What it makes (NAME = --name, default rlog):
-  Secret NAME-keys           only with --keys DIR (deploy/k8s/keys.sh makes DIR):
-                             the CURVE certificates; without it, create the
-                             Secret yourself (docs/DEPLOY.md)
+  Secret NAME-keys           only with --keys DIR (deploy/k8s/keys.sh DIR N makes
+                             DIR): the CURVE certificates; without it, create
+                             the Secret yourself (docs/DEPLOY.md)
   Service NAME-headless      clusterIP None, publishNotReadyAddresses: every
-                             pod's DNS name (POD.NAME-headless), ready or not
-  Service NAME               the client port (5555) of the master, once ready
-  StatefulSet NAME-master    1 pod, NAME-master-0: rlogd master
-  StatefulSet NAME-secondary N-1 pods, NAME-secondary-0..: rlogd secondary,
-                             each with its pod name as its id
+                             pod's DNS name (POD.NAME-headless), ready or not:
+                             the nodes find each other by it
+  Service NAME               the client port (5555) of every pod that is ready:
+                             a secondary names the master (NOT_MASTER), clients
+                             follow it
+  StatefulSet NAME           N pods, NAME-0..NAME-(N-1), each an elected node:
+                             rlogd node --id POD --peers NAME-0=...,NAME-1=...
+                             (the same list for all); whichever the majority
+                             elects is master, and another is elected when it
+                             is gone
   PodDisruptionBudget NAME   maxUnavailable 1 over all of them
 
-Two StatefulSets, not one: the image has no shell (FROM scratch), and one
-StatefulSet has one pod template, so its pods cannot run different commands
-by ordinal with today's rlogd (master or secondary is its first argument).
-Each role's command is made in one place, role_spec() below; when every node
-becomes an elected `rlogd node --peers ...`, that is where it changes, and the
-master StatefulSet goes.
+One StatefulSet, one pod template: the image has no shell (FROM scratch), so
+everything that differs between the pods comes from the pod's own name, by
+the downward API (RLOG_ID) and $(RLOG_ID) in the arguments and environment:
+its id, its certificate, its key for its probes. The node's command is made
+in one place, role_spec() below.
 
 Only the standard library: it runs with any python3.
 """
@@ -36,17 +40,28 @@ import re
 import sys
 
 IMAGE_DEFAULT = "rlog:local"
+# Every node's ports: clients on CLIENT, replication PUB on CLIENT+1, peers on
+# CLIENT+2 (rlogd node takes them from its own --peers entry).
 CLIENT, PUB, PEER = 5555, 5556, 5557
 UID = 10001
-# Secret keys (= file names under /keys): each role's own certificate, the
-# healthcheck's client key, and the public halves the nodes admit: node keys
-# under /keys/nodes, one file per secondary named by its node id (its pod
-# name), client keys under /keys/clients.
-KEY_FILES = ["master", "master_secret", "secondary", "secondary_secret",
-             "healthcheck", "healthcheck_secret", "operator"]
 # logcli's probe: exit 0 when the node answers on its own client port, with
 # the client key and server key of the container's environment.
 PROBE = ["/usr/local/bin/logcli", "--retry-ms", "500", "--retries", "2", "status"]
+
+
+def node_ids(a):
+    """The nodes' ids: the StatefulSet's pod names, NAME-0..NAME-(N-1)."""
+    return [f"{a.name}-{i}" for i in range(a.nodes)]
+
+
+def key_files(a):
+    """The Secret's keys (= file names in deploy/k8s/keys.sh's DIR): each
+    node's certificate, named by its id, the probes' client key, and the
+    public half of the operator's."""
+    files = []
+    for i in node_ids(a):
+        files += [i, f"{i}_secret"]
+    return files + ["healthcheck", "healthcheck_secret", "operator"]
 
 
 # ---- a small YAML writer (block style, the subset these manifests use) ------
@@ -124,64 +139,48 @@ def key_item(key, path):
     return {"key": key, "path": path}
 
 
-def secondary_ids(a):
-    """The secondaries' node ids: their pod names (RLOG_ID), which the master
-    must know (RLOG_SECONDARIES): it refuses any other id."""
-    return [f"{a.name}-secondary-{i}" for i in range(a.nodes - 1)]
-
-
-def role_spec(a, role):
-    """What differs between the roles: rlogd's arguments, its RLOG_* environment
-    (each rlogd flag reads RLOG_<FLAG>; a flag wins over the environment), the
-    key files it sees under /keys. The one place the node's command is made."""
-    common = [
-        env("RLOG_CLIENT", f"tcp://*:{CLIENT}"),
-        env("RLOG_HEARTBEAT_MS", a.heartbeat_ms),
-        env("RLOG_DATA_DIR", "/data/log"),     # on the pod's volume; rlogd creates log/
-        env("RLOG_FSYNC", a.fsync),
-        env("RLOG_CURVE_ALLOW_CLIENTS", "/keys/clients"),
-        # logcli's, in the probes and in `kubectl exec POD -- logcli ...`: the
-        # healthcheck client key (rlogd's own certificate is its --curve-secret)
-        env("RLOG_CURVE_SECRET", "/keys/healthcheck"),
-    ]
-    # the public keys a node admits: its clients' (the probes', people's), and
-    # on the master the secondaries' too, one file per node id (the pods of a
-    # StatefulSet share one template, so the secondaries share one key: each
-    # id is bound to it, and no client key can pose as a secondary)
-    clients = [key_item("healthcheck", "clients/healthcheck"),
-               key_item("operator", "clients/operator")]
-    if role == "master":
-        ids = secondary_ids(a)
-        return {
-            "args": ["master", "--curve-secret", "/keys/master"],
-            "env": [env("RLOG_REPLICAS", a.nodes - 1),   # quorum: a majority of all nodes
-                    env("RLOG_SECONDARIES", ",".join(ids)),
-                    env("RLOG_PUB", f"tcp://*:{PUB}"),
-                    env("RLOG_PEER", f"tcp://*:{PEER}")] + common
-                   + [env("RLOG_CURVE_ALLOW_NODES", "/keys/nodes"),
-                      env("RLOG_SERVER_KEY", "/keys/master")],
-            "keys": [key_item("master_secret", "master_secret"), key_item("master", "master"),
-                     key_item("healthcheck_secret", "healthcheck_secret")]
-                    + [key_item("secondary", f"nodes/{i}") for i in ids] + clients,
-        }
-    # The master pod's DNS name, ready or not, in full and with the final dot:
-    # one question to the cluster's DNS, which knows the answer. A short name
-    # would go through the search domains, out to the upstream resolvers too
-    # while the master pod has no address (restarting, rescheduled), and
-    # today's rlogd resolves it on the thread that serves its client port,
-    # so a slow "no such name" would stall the secondaries' probes.
-    master = f"{a.name}-master-0.{a.name}-headless.$(POD_NAMESPACE).svc.{a.cluster_domain}."
+def role_spec(a):
+    """rlogd's arguments, its RLOG_* environment (each rlogd flag reads
+    RLOG_<FLAG>; a flag wins over the environment) and the key files it sees
+    under /keys: the one place the node's command is made. Every pod runs
+    the same template; $(RLOG_ID), its pod name, makes it itself."""
+    # Each member's base address: the pod's DNS name, ready or not, in full
+    # and with the final dot: one question to the cluster's DNS, which knows
+    # the answer. A short name would go through the search domains, out to
+    # the upstream resolvers too while a pod has no address (restarting,
+    # rescheduled), and a lookup that takes its time holds up the node's
+    # sockets (docs/DEPLOY.md, known limits). $(POD_NAMESPACE) is defined
+    # before it is used ($(VAR) takes only earlier variables).
+    peers = ",".join(
+        f"{i}={i}.{a.name}-headless.$(POD_NAMESPACE).svc.{a.cluster_domain}.:{CLIENT}"
+        for i in node_ids(a))
+    # The Secret holds every node's certificate; one template cannot project
+    # each pod's alone, so each pod sees them all and uses its own (its
+    # --curve-secret). The public halves, one file per node id under
+    # /keys/nodes, bind each id to its own key: a vote or an ACK counts only
+    # under the key of the id it claims. Client keys apart, under /keys/clients.
+    keys = []
+    for i in node_ids(a):
+        keys += [key_item(f"{i}_secret", f"{i}_secret"), key_item(i, f"nodes/{i}")]
+    keys += [key_item("healthcheck_secret", "healthcheck_secret"),
+             key_item("healthcheck", "clients/healthcheck"),
+             key_item("operator", "clients/operator")]
     return {
-        "args": ["secondary", "--curve-secret", "/keys/secondary"],
+        "args": ["node", "--curve-secret", "/keys/$(RLOG_ID)"],
         "env": [{"name": "RLOG_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                 {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-                env("RLOG_MASTER_PUB", f"tcp://{master}:{PUB}"),
-                env("RLOG_MASTER_PEER", f"tcp://{master}:{PEER}"),
-                env("RLOG_MASTER_KEY", "/keys/master")] + common
-               + [env("RLOG_SERVER_KEY", "/keys/secondary")],
-        "keys": [key_item("secondary_secret", "secondary_secret"), key_item("secondary", "secondary"),
-                 key_item("master", "master"), key_item("healthcheck_secret", "healthcheck_secret")]
-                + clients,
+                env("RLOG_PEERS", peers),
+                env("RLOG_HEARTBEAT_MS", a.heartbeat_ms),
+                env("RLOG_DATA_DIR", "/data/log"),     # on the pod's volume; rlogd creates log/
+                env("RLOG_FSYNC", a.fsync),
+                env("RLOG_CURVE_ALLOW_NODES", "/keys/nodes"),
+                env("RLOG_CURVE_ALLOW_CLIENTS", "/keys/clients"),
+                # logcli's, in the probes and in `kubectl exec POD -- logcli ...`:
+                # the healthcheck client key, and the node's own public key as
+                # the server's (rlogd's own certificate is its --curve-secret)
+                env("RLOG_CURVE_SECRET", "/keys/healthcheck"),
+                env("RLOG_SERVER_KEY", "/keys/nodes/$(RLOG_ID)")],
+        "keys": keys,
     }
 
 
@@ -190,11 +189,11 @@ def probe(period, timeout, failures):
             "timeoutSeconds": timeout, "failureThreshold": failures}
 
 
-def statefulset(a, role, replicas):
-    spec = role_spec(a, role)
-    ports = [{"name": "client", "containerPort": CLIENT}]
-    if role == "master":
-        ports += [{"name": "pub", "containerPort": PUB}, {"name": "peer", "containerPort": PEER}]
+def statefulset(a):
+    spec = role_spec(a)
+    ports = [{"name": "client", "containerPort": CLIENT},
+             {"name": "pub", "containerPort": PUB},
+             {"name": "peer", "containerPort": PEER}]
     container = {
         "name": "rlogd",
         "image": a.image,
@@ -204,7 +203,7 @@ def statefulset(a, role, replicas):
         "ports": ports,
         # answers at all: slow starts (a long log to recover) get 5 minutes
         "startupProbe": probe(2, 3, 150),
-        # answers now: the Services list the pod (the client Service: the master)
+        # answers now: the client Service lists the pod
         "readinessProbe": probe(5, 3, 2),
         # answered within the last minute, else the kubelet restarts the container
         "livenessProbe": probe(10, 5, 6),
@@ -224,16 +223,18 @@ def statefulset(a, role, replicas):
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": {"name": f"{a.name}-{role}", "labels": labels(a, role)},
+        "metadata": {"name": a.name, "labels": labels(a, "node")},
         "spec": {
             "serviceName": f"{a.name}-headless",
-            "replicas": replicas,
+            "replicas": a.nodes,
+            # all at once: an election needs a majority up, and a pod that is not
+            # ready yet must not hold up the others
             "podManagementPolicy": "Parallel",
             "updateStrategy": {"type": "RollingUpdate"},
             "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-            "selector": {"matchLabels": labels(a, role)},
+            "selector": {"matchLabels": labels(a, "node")},
             "template": {
-                "metadata": {"labels": labels(a, role)},
+                "metadata": {"labels": labels(a, "node")},
                 "spec": {
                     "automountServiceAccountToken": False,
                     # no RLOG_PORT=tcp://... and the like from the Services
@@ -266,7 +267,7 @@ def statefulset(a, role, replicas):
                 },
             },
             "volumeClaimTemplates": [{
-                "metadata": {"name": "data", "labels": labels(a, role)},
+                "metadata": {"name": "data", "labels": labels(a, "node")},
                 "spec": pvc_spec,
             }],
         },
@@ -277,61 +278,63 @@ def render(a):
     docs = []
     n = a.nodes
     docs.append(f"""\
-rlog on Kubernetes: {n} nodes (1 master, {n - 1} secondaries, quorum {n // 2 + 1}),
-rendered by deploy/k8s/render.py --nodes {n} (do not edit: render again).
+rlog on Kubernetes: {n} elected nodes (quorum {n // 2 + 1}: the master is whichever
+the majority elects), rendered by deploy/k8s/render.py --nodes {n} (do not edit:
+render again).
   kubectl apply -n NAMESPACE -f THIS_FILE      (the Secret {a.name}-keys first:
   docs/DEPLOY.md, or render.py --keys DIR)
 """)
     if a.keys:
         data = {}
-        for k in KEY_FILES:
+        for k in key_files(a):
             with open(os.path.join(a.keys, k), "rb") as f:
                 data[k] = base64.b64encode(f.read()).decode()
         docs.append(document(f"""\
-The CURVE certificates (from {a.keys}): master and secondary are the nodes'
-(all secondaries share one), healthcheck the probes' client key, operator a
-client key for people. The master's peer socket admits secondary, under each
-secondary's id (/keys/nodes/ID); every client port admits healthcheck and
-operator (/keys/clients).
+The CURVE certificates (from {a.keys}): {a.name}-0..{n - 1}, each node's own, named
+by its id; healthcheck the probes' client key, operator a client key for people.
+Every pod sees every node's certificate and uses its own (--curve-secret
+/keys/$(RLOG_ID)); the peer sockets admit each node under its own id and key
+(/keys/nodes/ID); every client port admits healthcheck and operator (/keys/clients).
 Holds secret keys: keep the rendered file out of git.
 """, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
       "metadata": {"name": f"{a.name}-keys", "labels": labels(a)}, "data": data}))
     docs.append(document(f"""\
 Every pod's DNS name, POD.{a.name}-headless, from the moment it has an address
-(publishNotReadyAddresses): the secondaries find the master through it before
-it is ready, and every node can be reached by name (kubectl port-forward,
+(publishNotReadyAddresses): the nodes find each other through it (RLOG_PEERS)
+before they are ready, a secondary gives it out as the master's client
+endpoint, and every node can be reached by name (kubectl port-forward,
 logcli -e tcp://POD.{a.name}-headless:5555).
 """, {"apiVersion": "v1", "kind": "Service",
       "metadata": {"name": f"{a.name}-headless", "labels": labels(a)},
       "spec": {"clusterIP": "None", "publishNotReadyAddresses": True,
                "selector": labels(a),
                "ports": [{"name": "client", "port": CLIENT, "targetPort": "client"},
-                         {"name": "pub", "port": PUB, "targetPort": PUB},
-                         {"name": "peer", "port": PEER, "targetPort": PEER}]}}))
+                         {"name": "pub", "port": PUB, "targetPort": "pub"},
+                         {"name": "peer", "port": PEER, "targetPort": "peer"}]}}))
     docs.append(document(f"""\
-The clients' address, {a.name}:5555: the master, while its readiness probe passes.
-Appends go to the master; a secondary answers reads (through the headless name).
+The clients' address, {a.name}:5555: every pod whose readiness probe passes. Any
+node answers reads and status; an append that reaches a secondary is refused
+with NOT_MASTER, which names the master (POD.{a.name}-headless...:5555), and
+librlog and logcli send it on there.
 """, {"apiVersion": "v1", "kind": "Service",
       "metadata": {"name": a.name, "labels": labels(a)},
-      "spec": {"selector": labels(a, "master"),
+      "spec": {"selector": labels(a),
                "ports": [{"name": "client", "port": CLIENT, "targetPort": "client"}]}}))
     docs.append(document(f"""\
-The master: one pod, {a.name}-master-0, its log on the volume claim data-{a.name}-master-0.
-rlogd master --curve-secret /keys/master; RLOG_REPLICAS={n - 1} (the secondaries),
-RLOG_SECONDARIES their ids (pod names): any other id is refused.
-Probes (logcli status, exit 0 when the node answers on its own client port):
-startup 5 min for a long log to recover, readiness every 5 s (the Service),
-liveness restarts it after a minute without an answer.
-""", statefulset(a, "master", 1)))
-    docs.append(document(f"""\
-The secondaries: {n - 1} pods, {a.name}-secondary-0..{n - 2}, each with its pod name as its
-id (RLOG_ID) and its log on data-{a.name}-secondary-ORDINAL; they reach the master
-at {a.name}-master-0.{a.name}-headless.NAMESPACE.svc.{a.cluster_domain}. Scaling this alone is not enough: the master's
-RLOG_REPLICAS, RLOG_SECONDARIES and node keys must match (render again with --nodes).
-""", statefulset(a, "secondary", n - 1)))
+The nodes: {n} pods, {a.name}-0..{n - 1}, each its log (and its epoch and vote) on the
+volume claim data-{a.name}-ORDINAL. Each runs rlogd node --id $(RLOG_ID) (its pod
+name) with the same RLOG_PEERS, every pod's headless DNS name; whichever the
+majority elects is master, another is elected when it is gone (1 to 2 s of
+silence with the default heartbeat). Scaling this alone is not enough: every
+node's RLOG_PEERS and the Secret's certificates must match (render again with
+--nodes).
+Probes (logcli status, exit 0 when the node answers on its own client port,
+whatever its role): startup 5 min for a long log to recover, readiness every
+5 s (the client Service), liveness restarts it after a minute without an answer.
+""", statefulset(a)))
     docs.append(document(f"""\
 Voluntary evictions (drains, upgrades) take one node at a time, so a majority
-stays up and the master keeps accepting appends.
+stays up: evicting the master costs one election, not the quorum.
 """, {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
       "metadata": {"name": a.name, "labels": labels(a)},
       "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels(a)}}}))
@@ -343,7 +346,7 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nodes", type=int, default=3,
-                   help="nodes in all: 1 master + N-1 secondaries (default 3; odd: 3, 5, 7)")
+                   help="elected nodes (default 3; odd: 3, 5, 7)")
     p.add_argument("--name", default="rlog", help="name prefix of every object (default rlog)")
     p.add_argument("--image", default=IMAGE_DEFAULT, help=f"image (default {IMAGE_DEFAULT})")
     p.add_argument("--pull-policy", default="IfNotPresent",
@@ -357,10 +360,10 @@ def main(argv):
     p.add_argument("--heartbeat-ms", type=int, default=200, help="RLOG_HEARTBEAT_MS (default 200)")
     p.add_argument("--fsync", default="always", choices=["always", "batch", "never"])
     p.add_argument("--keys", metavar="DIR",
-                   help="also render the Secret NAME-keys from DIR (deploy/k8s/keys.sh makes it)")
+                   help="also render the Secret NAME-keys from DIR (deploy/k8s/keys.sh DIR N NAME makes it)")
     a = p.parse_args(argv)
-    if a.nodes < 2:
-        p.error("--nodes: at least 2 (a master and a secondary)")
+    if a.nodes < 3:
+        p.error("--nodes: at least 3 (a majority must survive the loss of one)")
     if not re.fullmatch(r"[a-z]([-a-z0-9]{0,28}[a-z0-9])?", a.name):
         p.error("--name: lower-case letters, digits and '-', starting with a letter, at most 30")
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", a.cluster_domain):
@@ -368,9 +371,10 @@ def main(argv):
     if a.heartbeat_ms < 1:
         p.error("--heartbeat-ms: at least 1")
     if a.keys:
-        missing = [k for k in KEY_FILES if not os.path.isfile(os.path.join(a.keys, k))]
+        missing = [k for k in key_files(a) if not os.path.isfile(os.path.join(a.keys, k))]
         if missing:
-            p.error(f"--keys {a.keys}: missing {' '.join(missing)} (deploy/k8s/keys.sh makes them)")
+            p.error(f"--keys {a.keys}: missing {' '.join(missing)} "
+                    f"(deploy/k8s/keys.sh LOGCLI {a.keys} {a.nodes} {a.name} makes them)")
     if a.nodes % 2 == 0:
         print(f"render: {a.nodes} nodes: quorum {a.nodes // 2 + 1}, no more failures tolerated "
               f"than with {a.nodes - 1}", file=sys.stderr)
