@@ -3,6 +3,9 @@
 #   make faults FAULTS_SECONDS=120       longer run
 #   make faults FAULTS_SEED=12345        replay a seed's fault schedule
 #   make faults FAULTS_MODE=in-memory    no data dirs (the master is only paused)
+#   make faults FAULTS_MODE=elected      three elected nodes (rlogd node): the master is
+#                                        killed, paused and cut off (iptables, as root),
+#                                        failovers follow
 #   make faults FAULTS_FSYNC=batch       force a policy (always|batch|never; default:
 #                                        one per run, chosen from the seed)
 #   make faults FAULTS_ARGS=--keep       keep the node logs and data dirs even on PASS

@@ -4,12 +4,17 @@
     secondary, a retry across the failover gets its original seq, and
     votes count only from members (and, with CURVE, only under their key).
 */
+#define _GNU_SOURCE //  unshare
 #include "harness.h"
 #include "proto.h"
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #define NODES   3
 #define HB_MS   100
@@ -377,4 +382,68 @@ Test (failover, votes_count_only_under_the_members_key)
     zsock_destroy (&sock);
     zcert_destroy (&n1);
     zcert_destroy (&n2);
+}
+
+//  A resolver that never answers: a UDP socket on port 53 of a loopback
+//  address of its own, named by a resolv.conf bind-mounted over the real one
+//  in this test worker's own mount namespace (so only this test's processes
+//  see it). Returns the socket, or -1 with the reason in WHY.
+static int s_silent_resolver (char *why, size_t why_size)
+{
+    const char *addr = "127.83.0.1";
+    int fd = socket (AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons (53)};
+    inet_pton (AF_INET, addr, &sin.sin_addr);
+    if (fd < 0 || bind (fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+        snprintf (why, why_size, "cannot bind %s:53 (needs root): %s", addr, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    char conf[200];
+    snprintf (conf, sizeof conf, "%s/resolv.conf", s_cluster.dir);
+    FILE *f = fopen (conf, "w");
+    bool ok = f && fprintf (f, "nameserver %s\noptions timeout:5 attempts:2\n", addr) > 0;
+    ok = (f && fclose (f) == 0) && ok;
+    if (!ok || unshare (CLONE_NEWNS) != 0 ||
+        mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount (conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) != 0) {
+        snprintf (why, why_size, "cannot mount a resolv.conf of its own (needs root): %s",
+                  strerror (errno));
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+//  Peers named by host names whose lookup hangs (a DNS server that does not
+//  answer, as in a Kubernetes cluster where the other pods do not exist
+//  yet) must not stall the node's client port: libzmq resolves a name in
+//  the I/O thread of the connecting socket, so the links to peers run on an
+//  I/O thread of their own.
+Test (failover, hanging_peer_name_lookups_do_not_stall_clients)
+{
+    h_elected_init (&s_cluster, NODES, HB_MS);
+    cr_assert_eq (s_cluster.node_count, NODES, "could not reserve ports");
+    char why[200];
+    int dns = s_silent_resolver (why, sizeof why);
+    if (dns < 0)
+        cr_skip_test ("%s", why);
+    snprintf (s_cluster.peers, sizeof s_cluster.peers,
+              "n1=127.0.0.1:%d,n2=n2.rlog-test.invalid:%d,n3=n3.rlog-test.invalid:%d",
+              s_node (0)->client_port, s_node (1)->client_port, s_node (2)->client_port);
+    cr_assert (h_start_node (&s_cluster, 0, ""), "n1 did not start");
+    //  From the first query on, a lookup is under way and hangs for 10 s.
+    zmq_pollitem_t item = {.fd = dns, .events = ZMQ_POLLIN};
+    cr_assert_eq (zmq_poll (&item, 1, 20000), 1, "n1 never looked its peers' names up");
+    rlog_client_t *client = h_client (s_node (0));
+    cr_assert (client);
+    rlog_client_set_retry (client, 1000, 1);
+    for (int i = 0; i < 5; i++) {
+        rlog_status_t status;
+        cr_expect_eq (rlog_client_status (client, &status), RLOG_OK,
+                      "status %d unanswered while a peer name lookup hangs", i + 1);
+    }
+    rlog_client_destroy (&client);
+    close (dns);
 }

@@ -2707,10 +2707,10 @@ Test (hostile, per_client_limit)
 //  bound (less than MAX_GROW_MB of RSS), and an append behind them is
 //  still answered.
 
-#define NEVER_READ  20000
-#define LIST_ASKS   3000
-#define BIG_ENTRY   (100 * 1000)
-#define FAST_MS     500
+#define NEVER_READ 20000
+#define LIST_ASKS  3000
+#define BIG_ENTRY  (100 * 1000)
+#define FAST_MS    500
 //  README: a client that never reads holds at most 1000 replies in the node
 //  (each at most one LIST page): 1000 x 100 KB here, where 3000 were asked.
 #define MAX_GROW_MB 160

@@ -33,10 +33,10 @@
 #define DEDUP_ID_SIZE 16
 
 typedef enum {
-    DEDUP_NEW = 0,     //  not sent before (within the window): append it
-    DEDUP_FOUND = 1,   //  sent before: *SEQ_P is its seq
-    DEDUP_STALE = 2,   //  below the client's window: cannot tell
-    DEDUP_UNKNOWN = 3  //  client not (or no longer) known: cannot tell
+    DEDUP_NEW = 0,    //  not sent before (within the window): append it
+    DEDUP_FOUND = 1,  //  sent before: *SEQ_P is its seq
+    DEDUP_STALE = 2,  //  below the client's window: cannot tell
+    DEDUP_UNKNOWN = 3 //  client not (or no longer) known: cannot tell
 } dedup_result_t;
 
 typedef struct _dedup_t dedup_t;

@@ -98,8 +98,7 @@ bool election_vote_request (election_t *self, uint64_t epoch, const char *candid
                             uint64_t my_last_seq, int64_t now, uint64_t *epoch_p);
 
 //  A vote from VOTER for EPOCH.
-void election_vote (election_t *self, uint64_t epoch, const char *voter, bool granted,
-                    int64_t now);
+void election_vote (election_t *self, uint64_t epoch, const char *voter, bool granted, int64_t now);
 
 //  Timers: a follower or candidate whose timeout passed starts an election
 //  (MY_LAST_*: this node's last entry, sent in the requests).

@@ -31,8 +31,7 @@ int ingest_check (const ingest_request_t *req, char *why, size_t why_size)
         size_t size;
         size_t used = entries_get (p, end, &delta, &data, &size);
         if (used == 0 || (i == 0) != (delta == 0)) {
-            snprintf (why, why_size, "entry %llu of the batch is malformed",
-                      (unsigned long long)i);
+            snprintf (why, why_size, "entry %llu of the batch is malformed", (unsigned long long)i);
             return -1;
         }
         p += used;
@@ -55,8 +54,8 @@ static int64_t s_write (store_t *store, uint64_t epoch, const ingest_request_t *
     if (!out)
         return -1;
     uint64_t first_seq = store_head (store) + 1;
-    size_t at = record_write_header (out, epoch, first_seq, (uint32_t)new_count, 0,
-                                     req->client_id, DEDUP_ID_SIZE, first_new);
+    size_t at = record_write_header (out, epoch, first_seq, (uint32_t)new_count, 0, req->client_id,
+                                     DEDUP_ID_SIZE, first_new);
     if (req->batch && new_count == req->count) {
         memcpy (out + at, req->data, req->size); //  the client's section, as is
         at += req->size;
@@ -79,8 +78,8 @@ static int64_t s_write (store_t *store, uint64_t epoch, const ingest_request_t *
     return store_append_reserved (store) == 0 ? (int64_t)first_seq : -1;
 }
 
-int64_t ingest_run (appends_t *appends, store_t *store, uint64_t epoch,
-                    const ingest_request_t *req, uint8_t *verdicts)
+int64_t ingest_run (appends_t *appends, store_t *store, uint64_t epoch, const ingest_request_t *req,
+                    uint8_t *verdicts)
 {
     size_t new_count = 0, new_bytes = 0;
     uint64_t first_new = 0, last_new = 0, req_id = req->first_req;

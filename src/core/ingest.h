@@ -33,8 +33,8 @@ int ingest_check (const ingest_request_t *req, char *why, size_t why_size);
 //  ones as one record of EPOCH. VERDICTS has room for COUNT verdicts.
 //  Returns the seq of the first new entry, 0 when none was new, or -1
 //  (errno set) when the store refused the record.
-int64_t ingest_run (appends_t *appends, store_t *store, uint64_t epoch,
-                    const ingest_request_t *req, uint8_t *verdicts);
+int64_t ingest_run (appends_t *appends, store_t *store, uint64_t epoch, const ingest_request_t *req,
+                    uint8_t *verdicts);
 
 //  Feed every record of STORE to appends_recover. 0, or -1.
 int ingest_recover (appends_t *appends, store_t *store);

@@ -27,8 +27,8 @@
 typedef struct {
     bool has_history;
     uint8_t history[META_HISTORY_SIZE];
-    uint64_t epoch;       //  highest epoch seen or taken
-    uint64_t voted_epoch; //  the epoch of the last vote given
+    uint64_t epoch;                  //  highest epoch seen or taken
+    uint64_t voted_epoch;            //  the epoch of the last vote given
     char voted_for[META_ID_MAX + 1]; //  "" = none in voted_epoch
 } meta_t;
 

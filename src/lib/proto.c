@@ -141,8 +141,8 @@ static const s_message_t s_messages[S_TYPES] = {
              EPOCH ("last_epoch", last_epoch), UINT ("last_seq", last_seq)),
     //  master peer ROUTER -> follower
     MESSAGE (PROTO_WELCOME, "WELCOME", EPOCH ("epoch", epoch), HISTORY, UINT ("head", head),
-             UINT ("truncate_to", truncate_to), EPOCH ("at_epoch", at_epoch), CRC ("at_crc", at_crc),
-             LEADER),
+             UINT ("truncate_to", truncate_to), EPOCH ("at_epoch", at_epoch),
+             CRC ("at_crc", at_crc), LEADER),
     MESSAGE (PROTO_FILL, "FILL", EPOCH ("epoch", epoch), RECORDS),
     MESSAGE (PROTO_VOTE, "VOTE", EPOCH ("epoch", epoch), NODE_ID, BOOL ("granted", granted)),
     //  node -> client

@@ -88,7 +88,7 @@ typedef enum {
 
 //  Epochs are below 2^62, so that a node can always take the next one
 //  (a larger value is MALFORMED).
-#define PROTO_EPOCH_MAX ((uint64_t)1 << 62)
+#define PROTO_EPOCH_MAX      ((uint64_t)1 << 62)
 #define PROTO_CLIENT_ID_SIZE 16 //  client ids are issued by the master (OPEN)
 #define PROTO_HISTORY_SIZE   16 //  history identities
 #define PROTO_NODE_ID_MAX    63

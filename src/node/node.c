@@ -558,6 +558,25 @@ static void s_advertise (self_t *self)
     snprintf (cfg->advertise, sizeof cfg->advertise, "tcp://%s:%d", host, self->ports[0]);
 }
 
+//  libzmq resolves a peer's host name in the I/O thread of the connecting
+//  socket, and getaddrinfo can hang for seconds (a DNS server that does not
+//  answer, a pod that does not exist yet). So when the context has two I/O
+//  threads (rlogd asks for them), the links to other nodes run on the
+//  second and the bound sockets, clients' above all, on the first.
+static void s_set_affinity (node_t *node)
+{
+    if (zmq_ctx_get (zsys_init (), ZMQ_IO_THREADS) < 2)
+        return;
+    zsock_t *bound[3] = {node->client, node->pub, node->peer};
+    for (int i = 0; i < 3; i++)
+        if (bound[i])
+            zsock_set_affinity (bound[i], 1);
+    for (size_t i = 0; i < node->link_count; i++) {
+        zsock_set_affinity (node->subs[i], 2);
+        zsock_set_affinity (node->dealers[i], 2);
+    }
+}
+
 //  Which sockets a node has: a pinned master listens on three; a pinned
 //  secondary has its client socket and one link (to the master); an elected
 //  node has both kinds, with a link to every other member.
@@ -584,6 +603,7 @@ static int s_make_sockets (self_t *self, char *err, size_t err_size)
         return -1;
     }
     s_set_limits (self);
+    s_set_affinity (node);
     if (s_security (self, err, err_size) != 0 || s_bind_connect (self, err, err_size) != 0)
         return -1;
     s_advertise (self);

@@ -452,7 +452,9 @@ int main (int argc, char **argv)
                  strerror (errno));
         return 1;
     }
-    zsys_init ();
+    //  Two I/O threads: one for the bound sockets, one for the links to
+    //  other nodes, whose name lookups may hang (node.c, s_set_affinity).
+    zsys_set_io_threads (2);
     zactor_t *actor = zactor_new (kind == CONFIG_MASTER      ? master_actor
                                   : kind == CONFIG_SECONDARY ? secondary_actor
                                                              : node_actor,

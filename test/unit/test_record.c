@@ -101,8 +101,7 @@ Test (record, entries)
     //  A payload size beyond the end, in a minimal varint
     uint8_t big[] = {0x00, 0x7F, 1, 2};
     cr_assert_eq (entries_get (big, big + sizeof big, &delta, &data, &data_size), 0);
-    cr_assert_leq (entries_size (UINT64_MAX, SIZE_MAX / 2) - SIZE_MAX / 2,
-                   ENTRIES_OVERHEAD);
+    cr_assert_leq (entries_size (UINT64_MAX, SIZE_MAX / 2) - SIZE_MAX / 2, ENTRIES_OVERHEAD);
 }
 
 Test (record, round_trip)
