@@ -317,6 +317,36 @@ Test (failover, votes_only_from_members)
     proto_decoder_destroy (&dec);
 }
 
+//  A new certificate: DIR/NAME and DIR/NAME_secret, and its public half as
+//  DIR/SUBDIR/PUBLIC too when SUBDIR is given (created if missing).
+static void s_keygen (const char *name, const char *subdir, const char *public_name)
+{
+    char path[400];
+    zcert_t *cert = zcert_new ();
+    cr_assert_not_null (cert);
+    snprintf (path, sizeof path, "%s/%s", s_cluster.dir, name);
+    cr_assert_eq (zcert_save (cert, path), 0);
+    if (subdir) {
+        snprintf (path, sizeof path, "%s/%s", s_cluster.dir, subdir);
+        mkdir (path, 0700);
+        snprintf (path, sizeof path, "%s/%s/%s", s_cluster.dir, subdir, public_name);
+        cr_assert_eq (zcert_save_public (cert, path), 0);
+    }
+    zcert_destroy (&cert);
+}
+
+//  Each node its own certificate, DIR/key-nI, its public half in DIR/nodes
+//  named by its id (the node directory every node is given).
+static void s_node_keys (void)
+{
+    for (int i = 0; i < NODES; i++) {
+        char name[16], id[16];
+        snprintf (name, sizeof name, "key-n%d", i + 1);
+        snprintf (id, sizeof id, "n%d", i + 1);
+        s_keygen (name, "nodes", id);
+    }
+}
+
 //  With CURVE, a vote request as n3 from n2's key is refused: ids are bound
 //  to their keys.
 Test (failover, votes_count_only_under_the_members_key)
@@ -324,15 +354,7 @@ Test (failover, votes_count_only_under_the_members_key)
     h_elected_init (&s_cluster, NODES, HB_MS);
     char nodes[200], path[300];
     snprintf (nodes, sizeof nodes, "%s/nodes", s_cluster.dir);
-    cr_assert_eq (mkdir (nodes, 0700), 0);
-    for (int i = 0; i < NODES; i++) {
-        zcert_t *cert = zcert_new ();
-        snprintf (path, sizeof path, "%s/key-n%d", s_cluster.dir, i + 1);
-        cr_assert_eq (zcert_save (cert, path), 0);
-        snprintf (path, sizeof path, "%s/n%d", nodes, i + 1);
-        cr_assert_eq (zcert_save_public (cert, path), 0);
-        zcert_destroy (&cert);
-    }
+    s_node_keys ();
     for (int i = 0; i < NODES; i++) {
         char extra[700];
         snprintf (extra, sizeof extra, "--curve-secret %s/key-n%d --curve-allow-nodes %s",
@@ -382,6 +404,162 @@ Test (failover, votes_count_only_under_the_members_key)
     zsock_destroy (&sock);
     zcert_destroy (&n1);
     zcert_destroy (&n2);
+}
+
+//  An elected cluster with CURVE: each node its own certificate and the
+//  client key alice (DIR/alice, public half in DIR/clients); with SHARED,
+//  every node's client socket presents DIR/shared instead of its own.
+static void s_start_curve (bool shared)
+{
+    h_elected_init (&s_cluster, NODES, HB_MS);
+    cr_assert_eq (s_cluster.node_count, NODES, "could not reserve ports");
+    s_node_keys ();
+    s_keygen ("alice", "clients", "alice");
+    if (shared)
+        s_keygen ("shared", NULL, NULL);
+    const char *d = s_cluster.dir;
+    for (int i = 0; i < NODES; i++) {
+        char extra[512], client_cert[200] = "";
+        if (shared)
+            snprintf (client_cert, sizeof client_cert, " --curve-client-cert %s/shared", d);
+        snprintf (extra, sizeof extra,
+                  "--curve-secret %s/key-n%d --curve-allow-nodes %s/nodes "
+                  "--curve-allow-clients %s/clients%s",
+                  d, i + 1, d, d, client_cert);
+        cr_assert (h_start_node (&s_cluster, i, extra), "node %d did not start", i + 1);
+    }
+}
+
+//  A client of ENDPOINTS as alice, trusting the server key in DIR/SERVER.
+static rlog_client_t *s_alice (const char *endpoints, const char *server, int retry_ms, int retries)
+{
+    char secret[300], key[300];
+    snprintf (secret, sizeof secret, "%s/alice", s_cluster.dir);
+    snprintf (key, sizeof key, "%s/%s", s_cluster.dir, server);
+    rlog_client_t *client = rlog_client_new (endpoints);
+    cr_assert_not_null (client);
+    cr_assert_eq (rlog_client_set_curve (client, secret, key), RLOG_OK, "%s",
+                  rlog_client_error (client));
+    rlog_client_set_retry (client, retry_ms, retries);
+    return client;
+}
+
+//  Does node I answer STATUS to alice trusting DIR/SERVER? One try.
+static bool s_curve_status (int i, const char *server, rlog_status_t *status)
+{
+    char ep[64];
+    rlog_client_t *client = s_alice (h_endpoint (s_node (i), ep, sizeof ep), server, 300, 1);
+    bool ok = rlog_client_status (client, status) == RLOG_OK;
+    rlog_client_destroy (&client);
+    return ok;
+}
+
+//  The running node that is master and read-write, asked over CURVE
+//  trusting DIR/SERVER, polled until TIMEOUT_MS; -1 if none.
+static int s_curve_master (const char *server, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    do {
+        for (int i = 0; i < NODES; i++) {
+            rlog_status_t status;
+            if (s_node (i)->pid > 0 && s_curve_status (i, server, &status) &&
+                streq (status.role, "master") && streq (status.mode, "read-write"))
+                return i;
+        }
+        zclock_sleep (20); //  polling interval of a condition
+    } while (zclock_mono () < deadline);
+    return -1;
+}
+
+//  A vote request as n3 on node I's peer socket, under the shared client
+//  certificate, trusting node I's own key: answered or not within WAIT_MS.
+static bool s_shared_cert_votes (int i, int wait_ms)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/shared", s_cluster.dir);
+    zcert_t *shared = zcert_load (path);
+    snprintf (path, sizeof path, "%s/nodes/n%d", s_cluster.dir, i + 1);
+    zcert_t *node = zcert_load (path);
+    cr_assert (shared && node);
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (sock, 0);
+    zcert_apply (shared, sock);
+    zsock_set_curve_serverkey (sock, zcert_public_txt (node));
+    cr_assert_eq (zsock_connect (sock, "tcp://127.0.0.1:%d", s_node (i)->client_port + 2), 0);
+    proto_msg_t req = {.type = PROTO_VOTE_REQUEST, .epoch = 1 << 30};
+    snprintf (req.node_id, sizeof req.node_id, "n3");
+    proto_encoder_t *enc = proto_encoder_new ();
+    cr_assert_eq (proto_encode (enc, &req), 0);
+    zmq_send (zsock_resolve (sock), proto_encoder_data (enc), proto_encoder_size (enc),
+              ZMQ_DONTWAIT);
+    zpoller_t *poller = zpoller_new (sock, NULL);
+    bool answered = zpoller_wait (poller, wait_ms) == sock;
+    zpoller_destroy (&poller);
+    proto_encoder_destroy (&enc);
+    zsock_destroy (&sock);
+    zcert_destroy (&node);
+    zcert_destroy (&shared);
+    return answered;
+}
+
+//  One --curve-client-cert on every node: a CURVE client with that one
+//  server key and every endpoint follows the master across a failover,
+//  while node links keep each node's own key (the elections and the w=2
+//  acknowledgements run over them) and the shared secret cannot speak as a
+//  node.
+Test (failover, shared_client_cert_lets_one_server_key_follow_a_failover)
+{
+    s_start_curve (true);
+    for (int i = 0; i < NODES; i++)
+        cr_assert_gt (s_lines (s_node (i)->log_path, "presents the shared certificate"), 0,
+                      "n%d did not log its shared client certificate", i + 1);
+    int m = s_curve_master ("shared", 20000);
+    cr_assert_geq (m, 0, "no master elected with CURVE");
+    char endpoints[256];
+    h_endpoints (&s_cluster, endpoints, sizeof endpoints);
+    //  Each silent try moves to the next endpoint: 10 x 500 ms per call is
+    //  room for a loaded machine, not a wait for the election.
+    rlog_client_t *client = s_alice (endpoints, "shared", 500, 10);
+    rlog_append_result_t before, after;
+    cr_assert_eq (rlog_client_append (client, "before", 6, 2, 0, &before), RLOG_OK, "%s",
+                  rlog_client_error (client));
+    cr_assert_geq (before.acks, 2);
+    h_stop (s_node (m), SIGKILL);
+    int next = s_curve_master ("shared", 20000);
+    cr_assert_geq (next, 0, "no new master after the kill");
+    cr_assert_neq (next, m);
+    cr_assert_eq (rlog_client_append (client, "after", 5, 2, 0, &after), RLOG_OK,
+                  "the same client did not follow the failover: %s", rlog_client_error (client));
+    cr_assert_geq (after.acks, 2);
+    cr_assert_gt (after.seq, before.seq);
+    rlog_client_destroy (&client);
+    //  logcli, with the same one server key and every endpoint.
+    char out[1024];
+    int rc = h_logcli (out, sizeof out,
+                       "-e %s --curve-secret %s/alice --server-key %s/shared append -w 2 logcli",
+                       endpoints, s_cluster.dir, s_cluster.dir);
+    cr_assert_eq (rc, 0, "logcli after the failover: %s", out);
+    //  The shared certificate is no node key: a node's peer socket does not
+    //  even complete its handshake.
+    cr_assert (!s_shared_cert_votes (next, 1000),
+               "the shared client certificate reached a peer socket");
+}
+
+//  Without a shared client certificate each client socket presents its own
+//  node's key: a client trusting n1's key is answered by n1 alone.
+Test (failover, without_a_shared_client_cert_one_server_key_reaches_one_node)
+{
+    s_start_curve (false);
+    rlog_status_t status;
+    int64_t deadline = zclock_mono () + 10000;
+    bool n1 = false;
+    while (!(n1 = s_curve_status (0, "nodes/n1", &status)) && zclock_mono () < deadline)
+        zclock_sleep (20); //  polling interval of a condition
+    cr_assert (n1, "n1 did not answer a client trusting its own key");
+    cr_assert_str_eq (status.node_id, "n1");
+    for (int i = 1; i < NODES; i++)
+        cr_assert (!s_curve_status (i, "nodes/n1", &status),
+                   "n%d answered a client trusting n1's key", i + 1);
 }
 
 //  A resolver that never answers: a UDP socket on port 53 of a loopback

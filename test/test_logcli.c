@@ -280,7 +280,7 @@ Test (logcli, rlogd_man_page_matches_help)
 }
 
 //  README's rlogd synopsis (the first block under "## rlogd") lists, per
-//  role, exactly the flags `rlogd ROLE --help` does.
+//  role (master, secondary, node), exactly the flags `rlogd ROLE --help` does.
 Test (logcli, rlogd_readme_synopsis_matches_help)
 {
     FILE *f = fopen (RLOG_BUILD_DIR "/../README.md", "r");
@@ -297,13 +297,19 @@ Test (logcli, rlogd_readme_synopsis_matches_help)
     char *end = strstr (block, "\n```");
     cr_assert_not_null (end);
     *end = 0;
-    char *secondary = strstr (block, "rlogd secondary");
-    cr_assert_not_null (secondary, "no secondary synopsis: %s", block);
-    const char *roles[] = {"master", "secondary"};
-    for (int r = 0; r < 2; r++) {
+    //  The block holds the three roles' synopses in this order.
+    const char *roles[] = {"master", "secondary", "node"};
+    const char *starts[4] = {block, NULL, NULL, block + strlen (block)};
+    for (int r = 1; r < 3; r++) {
+        char head[32];
+        snprintf (head, sizeof head, "rlogd %s ", roles[r]);
+        starts[r] = strstr (starts[r - 1], head);
+        cr_assert_not_null (starts[r], "no %s synopsis after the %s one: %s", roles[r],
+                            roles[r - 1], block);
+    }
+    for (int r = 0; r < 3; r++) {
         char synopsis[8192], help[16384], cmd[512], missing[2048] = "";
-        snprintf (synopsis, sizeof synopsis, "%.*s",
-                  r ? (int)strlen (secondary) : (int)(secondary - block), r ? secondary : block);
+        snprintf (synopsis, sizeof synopsis, "%.*s", (int)(starts[r + 1] - starts[r]), starts[r]);
         snprintf (cmd, sizeof cmd, "%s/rlogd %s --help", RLOG_BUILD_DIR, roles[r]);
         cr_assert_eq (s_sh (help, sizeof help, "%s", cmd), 0);
         //  The flag list, not the usage lines above it (both roles').

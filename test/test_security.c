@@ -108,13 +108,14 @@ static bool s_status (const h_node_t *node, const char *server, rlog_status_t *s
     return ok;
 }
 
-//  Poll the master's status (as alice) until it has NODES healthy nodes.
-static bool s_wait_healthy (uint32_t nodes)
+//  Poll the master's status (as alice, trusting the server key in the
+//  certificate SERVER) until it has NODES healthy nodes.
+static bool s_wait_healthy (const char *server, uint32_t nodes)
 {
     int64_t deadline = zclock_mono () + 10000;
     while (zclock_mono () < deadline) {
         rlog_status_t status;
-        if (s_status (&s_cluster.master, "master", &status) && status.healthy >= nodes &&
+        if (s_status (&s_cluster.master, server, &status) && status.healthy >= nodes &&
             streq (status.mode, "read-write"))
             return true;
         zclock_sleep (20); //  polling interval of a condition, not a guess
@@ -133,7 +134,7 @@ static void s_start_all (uint32_t replicas)
         cr_assert (
             h_start_secondary (&s_cluster, (int)i, s_secondary_flags (who, flags, sizeof flags)));
     }
-    cr_assert (s_wait_healthy (replicas + 1), "the secondaries did not join over CURVE");
+    cr_assert (s_wait_healthy ("master", replicas + 1), "the secondaries did not join over CURVE");
 }
 
 //  A w=WANT append as alice: returns the code, RESULT filled.
@@ -313,7 +314,7 @@ Test (security, node_id_is_bound_to_its_key_from_the_start)
     cr_assert_str_eq (status.mode, "read-only", "the impostor made the master read-write");
     h_stop (impostor, SIGTERM);
     cr_assert (h_start_secondary (&s_cluster, 0, s_secondary_flags ("s1", flags, sizeof flags)));
-    cr_assert (s_wait_healthy (2), "the real s1 did not join");
+    cr_assert (s_wait_healthy ("master", 2), "the real s1 did not join");
     rlog_append_result_t result;
     char error[256];
     cr_assert_eq (s_append ("w2", 2, 5000, &result, error, sizeof error), RLOG_OK, "%s", error);
@@ -370,9 +371,10 @@ Test (security, allowed_client_keys_append_and_list)
 
 //  Start NODE with EXTRA (a bad key setup) and expect it to stop at once
 //  with one line naming the problem (NEEDLE): the only line in its log
-//  when ONLY, else the only one of rlogd's ("cannot start").
-static void s_expect_start_failure (h_node_t *node, bool master, const char *extra,
-                                    const char *needle, bool only)
+//  when ONLY, else the only one of rlogd's ("cannot start"). Returns its
+//  exit status.
+static int s_expect_start_failure (h_node_t *node, bool master, const char *extra,
+                                   const char *needle, bool only)
 {
     long from = 0;
     struct stat st;
@@ -401,6 +403,7 @@ static void s_expect_start_failure (h_node_t *node, bool master, const char *ext
     fclose (f);
     cr_assert_eq (lines, 1, "%d lines for %s (last: %s)", lines, extra, said);
     cr_assert (strstr (said, needle), "'%s' does not say '%s'", said, needle);
+    return WEXITSTATUS (status);
 }
 
 //  Missing or invalid key files stop a node at start with one clear line.
@@ -445,4 +448,68 @@ Test (security, bad_key_files_are_one_clear_line)
               "--curve-secret %s/s1 --curve-allow-clients %s/clients --master-key %s/nowhere", d, d,
               d);
     s_expect_start_failure (&s_cluster.secondaries[0], false, flags, "nowhere", true);
+}
+
+//  --curve-client-cert: a file that is not a secret certificate, or the flag
+//  without --curve-secret, is a usage error (exit 2) found with the flags; a
+//  node's key as the shared client certificate stops the node at start.
+Test (security, client_cert_is_checked_at_start)
+{
+    char flags[1600], base[1200];
+    s_keys (1);
+    const char *d = s_cluster.dir;
+    s_master_flags (base, sizeof base);
+    snprintf (flags, sizeof flags, "%s --curve-client-cert %s/nowhere", base, d);
+    cr_assert_eq (
+        s_expect_start_failure (&s_cluster.master, true, flags, "nowhere_secret not found", true),
+        2);
+    //  A public certificate alone: a server needs the secret.
+    snprintf (flags, sizeof flags, "%s --curve-client-cert %s/nodes/s1", base, d);
+    cr_assert_eq (s_expect_start_failure (&s_cluster.master, true, flags,
+                                          "only its public half is there", true),
+                  2);
+    snprintf (flags, sizeof flags, "--curve-client-cert %s/alice", d);
+    cr_assert_eq (s_expect_start_failure (&s_cluster.master, true, flags,
+                                          "--curve-client-cert needs --curve-secret", true),
+                  2);
+    snprintf (flags, sizeof flags, "%s --curve-client-cert %s/s1", base, d);
+    cr_assert_eq (
+        s_expect_start_failure (&s_cluster.master, true, flags, "is node 's1''s key", true), 1);
+}
+
+//  Pinned roles take --curve-client-cert too: the master and its secondary
+//  present the shared key to clients, and their own to each other (the
+//  secondary joins under the master's key); a client trusting the master's
+//  own key gets no answer from the master's client socket any more.
+Test (security, pinned_nodes_present_a_shared_client_cert)
+{
+    char flags[1600], base[1200];
+    s_keys (1);
+    s_keygen ("shared", NULL);
+    const char *d = s_cluster.dir;
+    snprintf (flags, sizeof flags, "%s --curve-client-cert %s/shared",
+              s_master_flags (base, sizeof base), d);
+    cr_assert (h_start_master (&s_cluster, flags));
+    snprintf (flags, sizeof flags, "%s --curve-client-cert %s/shared",
+              s_secondary_flags ("s1", base, sizeof base), d);
+    cr_assert (h_start_secondary (&s_cluster, 0, flags));
+    cr_assert (s_wait_healthy ("shared", 2), "s1 did not join over CURVE");
+    //  From the secondary (first in the list: NOT_MASTER) to the master,
+    //  under one server key.
+    char eps[200], first[64], second[64], secret[300], key[300];
+    snprintf (eps, sizeof eps, "%s,%s", h_endpoint (&s_cluster.secondaries[0], first, sizeof first),
+              h_endpoint (&s_cluster.master, second, sizeof second));
+    s_path (secret, sizeof secret, "alice");
+    s_path (key, sizeof key, "shared");
+    rlog_client_t *alice = rlog_client_new (eps);
+    cr_assert_not_null (alice);
+    cr_assert_eq (rlog_client_set_curve (alice, secret, key), RLOG_OK);
+    rlog_append_result_t result;
+    cr_assert_eq (rlog_client_append (alice, "shared", 6, 2, 5000, &result), RLOG_OK, "%s",
+                  rlog_client_error (alice));
+    cr_assert_eq (result.acks, 2);
+    rlog_client_destroy (&alice);
+    rlog_status_t status;
+    cr_assert (!s_status (&s_cluster.master, "master", &status),
+               "the master's client socket still presents its own key");
 }

@@ -124,11 +124,15 @@ static void s_text_peers (FILE *out, const rlog_status_t *st, const output_palet
     for (size_t i = 0; i < st->secondary_count && i < RLOG_MAX_SECONDARIES; i++) {
         const rlog_secondary_status_t *s = &st->secondaries[i];
         const char *colour = output_state_colour (p, s->state);
-        char epoch[24];
-        fprintf (out,
-                 "%-16s %-10s %s%-10s%s %10s %12" PRIu64 " %10" PRIu64 " %9" PRId64 " ms  %s%s%s\n",
+        char epoch[24], heard[24];
+        //  A negative age: this master has never heard that node.
+        if (s->last_heard_ms >= 0)
+            snprintf (heard, sizeof heard, "%" PRId64 " ms", s->last_heard_ms);
+        else
+            snprintf (heard, sizeof heard, "never");
+        fprintf (out, "%-16s %-10s %s%-10s%s %10s %12" PRIu64 " %10" PRIu64 " %12s  %s%s%s\n",
                  s->id, s->role, colour, s->state, *colour ? p->off : "",
-                 s_epoch (s->last_epoch, epoch, sizeof epoch), s->acked, s->lag, s->last_heard_ms,
+                 s_epoch (s->last_epoch, epoch, sizeof epoch), s->acked, s->lag, heard,
                  s->catching_up ? p->yellow : "", s->catching_up ? "yes" : "no",
                  s->catching_up ? p->off : "");
     }

@@ -18,6 +18,7 @@ typedef struct {
 
 struct _auth_t {
     zcert_t *cert;
+    zcert_t *client_cert; //  the client socket's, NULL: CERT
     key_t_ nodes[KEYS_MAX];
     size_t node_count;
     key_t_ clients[KEYS_MAX];
@@ -145,19 +146,32 @@ static int s_load_dir (const char *dir, key_t_ *set, size_t *count, bool ids, ch
     return rc;
 }
 
-//  This node's certificate: SECRET (public) and SECRET_secret.
+//  A certificate with its secret key: SECRET (public) and SECRET_secret.
 static zcert_t *s_load_secret (const char *secret, char *err, size_t err_size)
 {
     const char *zero = "0000000000000000000000000000000000000000";
     char probe[1100];
     snprintf (probe, sizeof probe, "%s_secret", secret ? secret : "");
     if (!secret || !*secret || !zsys_file_exists (probe)) {
-        snprintf (err, err_size,
-                  "certificate %.300s not found (create one with: logcli keygen "
-                  "NAME)",
-                  probe);
+        //  Two likely slips get a hint: naming the _secret file itself, and
+        //  a public certificate alone (a server needs the secret half).
+        size_t len = secret ? strlen (secret) : 0;
+        bool named_secret = len > 7 && streq (secret + len - 7, "_secret");
+        bool public_only = len && zsys_file_exists (secret);
+        snprintf (err, err_size, "certificate %.300s not found (%s)", probe,
+                  named_secret  ? "give the certificate's name, without _secret"
+                  : public_only ? "only its public half is there"
+                                : "create one with: logcli keygen NAME");
         return NULL;
     }
+    //  zcert_load says nothing of why it failed: an unreadable file is
+    //  told apart here.
+    FILE *file = fopen (probe, "r");
+    if (!file) {
+        snprintf (err, err_size, "cannot read %.300s: %s", probe, strerror (errno));
+        return NULL;
+    }
+    fclose (file);
     zcert_t *cert = zcert_load (secret);
     if (!cert || streq (zcert_secret_txt (cert), zero) || streq (zcert_public_txt (cert), zero)) {
         snprintf (err, err_size, "%.300s is not a valid CURVE certificate with a secret key",
@@ -167,8 +181,36 @@ static zcert_t *s_load_secret (const char *secret, char *err, size_t err_size)
     return cert;
 }
 
-auth_t *auth_new (const char *secret, const char *nodes_dir, const char *clients_dir, char *err,
-                  size_t err_size)
+//  The shared client certificate is on every node: were it a node's key,
+//  every node would hold that node's secret and could vote and acknowledge
+//  as it. Our own key is the one exception (it is what we present anyway).
+static int s_check_shared (auth_t *self, char *err, size_t err_size)
+{
+    const char *key = zcert_public_txt (self->client_cert);
+    if (streq (key, zcert_public_txt (self->cert)))
+        return 0;
+    for (size_t i = 0; i < self->node_count; i++)
+        if (streq (self->nodes[i].key, key)) {
+            snprintf (err, err_size,
+                      "the --curve-client-cert certificate is node '%s''s key: every node "
+                      "given it could pose as '%s' to the others (make it one of its own, "
+                      "logcli keygen NAME)",
+                      self->nodes[i].id, self->nodes[i].id);
+            return -1;
+        }
+    return 0;
+}
+
+int auth_check_secret (const char *path, char *err, size_t err_size)
+{
+    zcert_t *cert = s_load_secret (path, err, err_size);
+    int rc = cert ? 0 : -1;
+    zcert_destroy (&cert);
+    return rc;
+}
+
+auth_t *auth_new (const char *secret, const char *client_secret, const char *nodes_dir,
+                  const char *clients_dir, char *err, size_t err_size)
 {
     if (!zsys_has_curve ()) {
         snprintf (err, err_size, "this libzmq has no CURVE support");
@@ -181,11 +223,17 @@ auth_t *auth_new (const char *secret, const char *nodes_dir, const char *clients
     }
     self->cert = s_load_secret (secret, err, err_size);
     bool ok = self->cert != NULL;
+    if (ok && client_secret && *client_secret) {
+        self->client_cert = s_load_secret (client_secret, err, err_size);
+        ok = self->client_cert != NULL;
+    }
     if (ok && nodes_dir && *nodes_dir)
         ok = s_load_dir (nodes_dir, self->nodes, &self->node_count, true, err, err_size) == 0;
     if (ok && clients_dir && *clients_dir)
         ok =
             s_load_dir (clients_dir, self->clients, &self->client_count, false, err, err_size) == 0;
+    if (ok && self->client_cert)
+        ok = s_check_shared (self, err, err_size) == 0;
     if (ok && (self->node_count || self->client_count)) {
         self->handler = zactor_new (s_handler, self);
         if (!self->handler) {
@@ -205,13 +253,15 @@ void auth_destroy (auth_t **self_p)
     auth_t *self = *self_p;
     zactor_destroy (&self->handler);
     zcert_destroy (&self->cert);
+    zcert_destroy (&self->client_cert);
     free (self);
     *self_p = NULL;
 }
 
 void auth_server (auth_t *self, zsock_t *sock, const char *domain)
 {
-    zcert_apply (self->cert, sock);
+    bool client = streq (domain, AUTH_CLIENTS) && self->client_cert;
+    zcert_apply (client ? self->client_cert : self->cert, sock);
     zsock_set_curve_server (sock, 1);
     zsock_set_zap_domain (sock, domain);
 }
@@ -233,4 +283,9 @@ const char *auth_node_key (auth_t *self, const char *id)
 const char *auth_public_key (auth_t *self)
 {
     return zcert_public_txt (self->cert);
+}
+
+const char *auth_client_public_key (auth_t *self)
+{
+    return zcert_public_txt (self->client_cert ? self->client_cert : self->cert);
 }

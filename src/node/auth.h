@@ -10,6 +10,13 @@
     client sockets admit client keys and node keys (an operator on a node
     may use that node's certificate).
 
+    The client socket may present a certificate other than the node's own
+    (--curve-client-cert): every node of a cluster given the same one, a
+    client needs one server key for every endpoint and follows NOT_MASTER
+    across a failover. The node's other sockets and its links keep the
+    node's own certificate, so holding the shared secret lets one pose as a
+    node to clients but never to other nodes.
+
     The ZAP handler is an actor of our own (czmq's zauth has one key set per
     process): it answers libzmq's ZAP requests by the socket's ZAP domain,
     and sets the User-Id of every admitted connection to its Z85 key, which
@@ -25,14 +32,17 @@
 
 typedef struct _auth_t auth_t;
 
-//  SECRET: this node's certificate (SECRET and SECRET_secret). NODES_DIR,
-//  CLIENTS_DIR: directories of public certificates (NULL or "" for none;
-//  a node that only connects needs neither). NULL with the reason in ERR.
-auth_t *auth_new (const char *secret, const char *nodes_dir, const char *clients_dir, char *err,
-                  size_t err_size);
+//  SECRET: this node's certificate (SECRET and SECRET_secret). CLIENT_SECRET:
+//  the certificate of the client socket, the same way (NULL or "": SECRET's).
+//  NODES_DIR, CLIENTS_DIR: directories of public certificates (NULL or ""
+//  for none; a node that only connects needs neither). NULL with the reason
+//  in ERR.
+auth_t *auth_new (const char *secret, const char *client_secret, const char *nodes_dir,
+                  const char *clients_dir, char *err, size_t err_size);
 void auth_destroy (auth_t **self_p);
 
-//  Make SOCK a CURVE server (before bind) admitting DOMAIN's keys.
+//  Make SOCK a CURVE server (before bind) admitting DOMAIN's keys; under
+//  AUTH_CLIENTS it presents the client socket's certificate.
 void auth_server (auth_t *self, zsock_t *sock, const char *domain);
 
 //  Make SOCK a CURVE client of the server whose public key is SERVER_KEY.
@@ -46,5 +56,12 @@ int auth_load_public (const char *path, char *key, char *err, size_t err_size);
 
 //  Our public key, Z85 text.
 const char *auth_public_key (auth_t *self);
+
+//  The public key the client socket presents (ours unless CLIENT_SECRET).
+const char *auth_client_public_key (auth_t *self);
+
+//  Is PATH (PATH and PATH_secret) a certificate with a secret key? 0, or -1
+//  with the reason in ERR: for rlogd to refuse a bad file before starting.
+int auth_check_secret (const char *path, char *err, size_t err_size);
 
 #endif

@@ -115,6 +115,14 @@ static int s_check_curve (config_t *self, config_role_t role, char *err, size_t 
                   "--curve-secret FILE");
         return -1;
     }
+    //  Without a node certificate there would be no node links to keep
+    //  apart from the shared one: it is always an addition to a node's own.
+    if (self->curve_client_cert[0] && !self->curve_secret[0]) {
+        snprintf (err, err_size,
+                  "--curve-client-cert needs --curve-secret FILE (the node's own certificate, "
+                  "which its links to other nodes keep using)");
+        return -1;
+    }
     if (!self->curve_secret[0])
         return 0;
     if (role != CONFIG_SECONDARY && !self->curve_nodes[0]) {

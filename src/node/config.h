@@ -52,12 +52,13 @@ typedef struct {
     char curve_secret[CONFIG_ENDPOINT_MAX];  //  this node's certificate ("" = no CURVE)
     char curve_nodes[CONFIG_ENDPOINT_MAX];   //  public certificates of the nodes, named by id
     char curve_clients[CONFIG_ENDPOINT_MAX]; //  public certificates of the clients
-    char master_key[CONFIG_ENDPOINT_MAX];    //  secondary: the master's public certificate
-    char ready_file[CONFIG_ENDPOINT_MAX];    //  rlogd writes the bound ports here ("" = none)
-    size_t max_connections;                  //  connections held at most (every listener)
-    size_t drain_max;                        //  frames drained per loop turn
-    size_t drain_bytes;                      //  ... and bytes
-    size_t fetch_max;                        //  entries per gap fill
+    char curve_client_cert[CONFIG_ENDPOINT_MAX]; //  what the client socket presents ("" = own)
+    char master_key[CONFIG_ENDPOINT_MAX];        //  secondary: the master's public certificate
+    char ready_file[CONFIG_ENDPOINT_MAX];        //  rlogd writes the bound ports here ("" = none)
+    size_t max_connections;                      //  connections held at most (every listener)
+    size_t drain_max;                            //  frames drained per loop turn
+    size_t drain_bytes;                          //  ... and bytes
+    size_t fetch_max;                            //  entries per gap fill
     //  Master
     uint32_t replicas;
     char secondaries[CONFIG_MEMBERS_MAX][CONFIG_ID_MAX + 1]; //  their ids (s1..sN by default)

@@ -464,7 +464,8 @@ static int s_security (self_t *self, char *err, size_t err_size)
     const config_t *cfg = &node->cfg;
     if (!cfg->curve_secret[0])
         return 0;
-    node->auth = auth_new (cfg->curve_secret, cfg->curve_nodes, cfg->curve_clients, err, err_size);
+    node->auth = auth_new (cfg->curve_secret, cfg->curve_client_cert, cfg->curve_nodes,
+                           cfg->curve_clients, err, err_size);
     if (!node->auth)
         return -1;
     auth_server (node->auth, node->client, AUTH_CLIENTS);
@@ -687,6 +688,21 @@ static self_t *s_new (zsock_t *pipe, const config_t *cfg, node_kind_t kind, char
     return self;
 }
 
+//  The CURVE set-up at start: which key each kind of socket presents, so an
+//  operator can check that every node's client socket shows the same one
+//  when they share --curve-client-cert.
+static void s_log_curve (node_t *node)
+{
+    const config_t *cfg = &node->cfg;
+    log_info ("CURVE on: public key %s; node keys from %s, client keys from %s",
+              auth_public_key (node->auth), cfg->curve_nodes[0] ? cfg->curve_nodes : "(none)",
+              cfg->curve_clients[0] ? cfg->curve_clients : "(none)");
+    if (cfg->curve_client_cert[0])
+        log_info ("CURVE: the client socket presents the shared certificate %s, public key "
+                  "%s; the node's other sockets and links present its own",
+                  cfg->curve_client_cert, auth_client_public_key (node->auth));
+}
+
 static void s_run (zsock_t *pipe, const config_t *cfg, node_kind_t kind)
 {
     char err[1024] = "";
@@ -697,10 +713,7 @@ static void s_run (zsock_t *pipe, const config_t *cfg, node_kind_t kind)
         return;
     }
     if (self->node.auth)
-        log_info ("CURVE on: public key %s; node keys from %s, client keys from %s",
-                  auth_public_key (self->node.auth),
-                  cfg->curve_nodes[0] ? cfg->curve_nodes : "(none)",
-                  cfg->curve_clients[0] ? cfg->curve_clients : "(none)");
+        s_log_curve (&self->node);
     char ports[3][16];
     for (int i = 0; i < 3; i++)
         snprintf (ports[i], sizeof ports[i], "%d", self->ports[i]);

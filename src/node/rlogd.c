@@ -114,6 +114,9 @@ static const option_t s_options[] = {
      "CURVE: directory of the nodes' public certificates, each named by its node id"},
     {"curve-allow-clients", OPT_STR, OFF (curve_clients), FOR_ALL,
      "CURVE: directory of the public certificates of clients allowed to connect"},
+    {"curve-client-cert", OPT_STR, OFF (curve_client_cert), FOR_ALL,
+     "CURVE: the certificate the client socket presents (default: --curve-secret's); the "
+     "same FILE on every node lets a client use one server key for all of them"},
     {"master-key", OPT_STR, OFF (master_key), FOR_SECONDARY,
      "CURVE: the master's public certificate file"},
     {"ready-file", OPT_STR, OFF (ready_file), FOR_ALL,
@@ -421,6 +424,27 @@ static int s_role (const char *name)
                                        : 0;
 }
 
+//  Flags and environment into CFG, checked as a whole. The shared client
+//  certificate is read here too, not only by the node: a bad file given to
+//  one flag is a usage error like any other (exit 2), caught before a
+//  socket is bound. 0, or -1 once said why on stderr.
+static int s_configure (config_t *cfg, config_role_t kind, int role, int argc, char **argv)
+{
+    config_defaults (cfg, kind);
+    char err[1024];
+    if (s_parse (cfg, role, argc, argv) != 0)
+        return -1;
+    if (config_finish (cfg, kind, err, sizeof err) != 0) {
+        fprintf (stderr, "rlogd: %s\n", err);
+        return -1;
+    }
+    if (cfg->curve_client_cert[0] && auth_check_secret (cfg->curve_client_cert, err, sizeof err)) {
+        fprintf (stderr, "rlogd: --curve-client-cert: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int main (int argc, char **argv)
 {
     if (argc < 2 || streq (argv[1], "-h") || streq (argv[1], "--help")) {
@@ -436,14 +460,8 @@ int main (int argc, char **argv)
                          : role == FOR_SECONDARY ? CONFIG_SECONDARY
                                                  : CONFIG_NODE;
     config_t cfg;
-    config_defaults (&cfg, kind);
-    char err[256];
-    if (s_parse (&cfg, role, argc, argv) != 0)
+    if (s_configure (&cfg, kind, role, argc, argv) != 0)
         return 2;
-    if (config_finish (&cfg, kind, err, sizeof err) != 0) {
-        fprintf (stderr, "rlogd: %s\n", err);
-        return 2;
-    }
     log_set_ident (cfg.id);
     log_set_verbose (cfg.verbose);
     //  A file left by an earlier run must not announce this one's ports.
