@@ -4,7 +4,8 @@
 # Steps, one PASS or FAIL line each:
 #   render        render.py makes 3 and 5 elected nodes, each with a Secret of
 #                 throwaway keys (deploy/k8s/keys.sh, one certificate per
-#                 node), and refuses --nodes 1 and 2
+#                 node and one for every client port), and refuses --nodes 1
+#                 and 2
 #   up-to-date    deploy/k8s/rlog.yaml is what render.py makes by default
 #   schema-VER    kubernetes-validate --strict (unknown fields are errors) of
 #                 rlog.yaml and the 3- and 5-node renderings, against the
@@ -15,12 +16,15 @@
 #                 (selectors, counts, every pod an elected node with the
 #                 same members at their headless names, probes, security
 #                 context, each pod's own key and every key file it reads
-#                 projected from the Secret, each id bound to its own key)
+#                 projected from the Secret, each id bound to its own key,
+#                 one client-facing certificate for every pod and its public
+#                 half the probes' server key)
 #   negative      broken manifests are rejected, by the schema (a misspelt
 #                 field, a word for a number) and by check.py (5 nodes
 #                 expected of a 3-node rendering, no publishNotReadyAddresses,
 #                 a member missing from RLOG_PEERS, a node id bound to another
-#                 node's key): the checks can fail
+#                 node's key, each pod's client port its own key, the probes
+#                 expecting the node's own key): the checks can fail
 # K8S_VENV: the virtual environment with kubernetes-validate (default
 # build/k8s-venv, from deploy/k8s/requirements.txt); LOGCLI: for keygen
 # (default build/logcli). Last line "N passed, N failed"; exit 1 on any failure.
@@ -102,7 +106,7 @@ done <<EOF
 3 $TMP/rlog-3.yaml
 5 $TMP/rlog-5.yaml
 EOF
-[ $ok = 1 ] && pass "fit: selectors, counts, members and their addresses, probes, security, each node's own key"
+[ $ok = 1 ] && pass "fit: selectors, counts, members and their addresses, probes, security, each node's own key, one client-facing key"
 
 # ---- negative -------------------------------------------------------------------
 ok=1
@@ -112,7 +116,11 @@ sed '/publishNotReadyAddresses/d' "$K8S/rlog.yaml" >"$TMP/bad-headless.yaml"
 sed '/name: RLOG_PEERS/{n;s/,rlog-2=[^"]*"/"/}' "$K8S/rlog.yaml" >"$TMP/bad-peers.yaml"
 sed '/- key: rlog-0$/{n;s|path: nodes/rlog-0$|path: nodes/rlog-1|};/- key: rlog-1$/{n;s|path: nodes/rlog-1$|path: nodes/rlog-0|}' \
     "$K8S/rlog.yaml" >"$TMP/bad-binding.yaml"
-for bad in bad-field bad-type bad-headless bad-peers bad-binding; do
+sed '/name: RLOG_CURVE_CLIENT_CERT/{n;s|value: /keys/cluster$|value: "/keys/$(RLOG_ID)"|}' \
+    "$K8S/rlog.yaml" >"$TMP/bad-client-cert.yaml"
+sed '/name: RLOG_SERVER_KEY/{n;s|value: /keys/cluster$|value: "/keys/nodes/$(RLOG_ID)"|}' \
+    "$K8S/rlog.yaml" >"$TMP/bad-probe-key.yaml"
+for bad in bad-field bad-type bad-headless bad-peers bad-binding bad-client-cert bad-probe-key; do
     cmp -s "$K8S/rlog.yaml" "$TMP/$bad.yaml" && { fail negative "$bad: the edit did not apply"; ok=0; }
 done
 for bad in bad-field bad-type; do
@@ -132,6 +140,12 @@ fi
 if "$VENV/bin/python" "$K8S/check.py" 3 "$TMP/bad-binding.yaml" >/dev/null 2>&1; then
     fail negative "check.py passed rlog-0 and rlog-1 bound to each other's keys"; ok=0
 fi
-[ $ok = 1 ] && pass "negative: a misspelt field, a word for a number, wrong counts, no publishNotReadyAddresses, a member missing, ids bound to others' keys: all rejected"
+if "$VENV/bin/python" "$K8S/check.py" 3 "$TMP/bad-client-cert.yaml" >/dev/null 2>&1; then
+    fail negative "check.py passed each pod's client port presenting its own key"; ok=0
+fi
+if "$VENV/bin/python" "$K8S/check.py" 3 "$TMP/bad-probe-key.yaml" >/dev/null 2>&1; then
+    fail negative "check.py passed probes expecting the node's own key behind a shared client certificate"; ok=0
+fi
+[ $ok = 1 ] && pass "negative: a misspelt field, a word for a number, wrong counts, no publishNotReadyAddresses, a member missing, ids bound to others' keys, no shared client key, a wrong probe key: all rejected"
 
 summary

@@ -21,11 +21,15 @@ Checks, for NODES elected nodes in one StatefulSet:
   capabilities, no service links, no service account token; three logcli
   status probes; the data volume claim mounted where RLOG_DATA_DIR points;
 - keys: every file rlogd or logcli reads is projected from the Secret, for
-  each pod (its own certificate, /keys/$(RLOG_ID)_secret, and its own public
-  key as its probes' server key); the nodes directory binds each member's
-  id to that member's own public key; no secret key sits in a directory of
-  public keys; a rendered Secret holds every key the pods project, as CURVE
-  certificates, a different one for each node.
+  each pod (its own certificate, /keys/$(RLOG_ID)_secret, the client
+  socket's certificate, RLOG_CURVE_CLIENT_CERT, and its public half as the
+  probes' server key); every pod's client socket presents the same
+  certificate, no node's and in neither key directory (the probes' server
+  key is its public half); the nodes directory binds each member's id to
+  that member's own public key; no secret key sits in a directory of public
+  keys; a rendered Secret holds every key the pods project, as CURVE
+  certificates, a different one for each node and another for the client
+  sockets, whose public file and secret file hold the same key.
 """
 import base64
 import re
@@ -40,6 +44,12 @@ PINNED = ["RLOG_REPLICAS", "RLOG_SECONDARIES", "RLOG_QUORUM", "RLOG_CLIENT", "RL
           "RLOG_PEER", "RLOG_ADVERTISE", "RLOG_MASTER_PUB", "RLOG_MASTER_PEER",
           "RLOG_MASTER_KEY"]
 problems = []
+
+
+def public_key(blob):
+    """The public-key of a CURVE certificate file (public or secret), or None."""
+    m = re.search(rb'public-key = "([^"]{40})"', blob)
+    return m.group(1) if m else None
 
 
 def check(cond, what):
@@ -137,27 +147,54 @@ def check_pod(sts, nodes, headless, docs):
             secret = v["secret"]["secretName"]
             for it in v["secret"].get("items", []):
                 items["/keys/" + it["path"]] = it["key"]
-    check("--curve-secret" in args, f"{name}: rlogd without --curve-secret")
+    node_cert = args[args.index("--curve-secret") + 1] if "--curve-secret" in args else None
+    check(node_cert, f"{name}: rlogd without --curve-secret")
+    # the client socket's certificate (the flag wins over the environment):
+    # the same on every pod, so that one server key does for all of them
+    shared = env.get("RLOG_CURVE_CLIENT_CERT")
+    if "--curve-client-cert" in args:
+        shared = args[args.index("--curve-client-cert") + 1]
+    check(shared, f"{name}: no RLOG_CURVE_CLIENT_CERT: each client port presents its own node's key, "
+          "a client with one server key cannot follow the master")
+    shared_keys = set()
     for pid in ids:
         own = {"RLOG_ID": pid}
         want = []
-        if "--curve-secret" in args:
-            want.append(expand(args[args.index("--curve-secret") + 1], own) + "_secret")  # rlogd's
+        if node_cert:
+            want.append(expand(node_cert, own) + "_secret")                           # rlogd's
+        if shared:
+            want.append(expand(shared, own) + "_secret")                              # its client socket's
         if env.get("RLOG_CURVE_SECRET"):
-            want.append(expand(env["RLOG_CURVE_SECRET"], own) + "_secret")                # logcli's
+            want.append(expand(env["RLOG_CURVE_SECRET"], own) + "_secret")            # logcli's
         if env.get("RLOG_SERVER_KEY"):
-            want.append(expand(env["RLOG_SERVER_KEY"], own))                             # the probes'
+            want.append(expand(env["RLOG_SERVER_KEY"], own))                         # the probes'
         for w in want:
             check(w in items, f"{name}: pod {pid} reads {w}, which is not projected from the Secret")
-        if "--curve-secret" in args:
-            mine = expand(args[args.index("--curve-secret") + 1], own)
+        if node_cert:
+            mine = expand(node_cert, own)
             check(items.get(mine + "_secret") == pid + "_secret",
                   f"{name}: pod {pid}'s certificate {mine}_secret is the Secret's "
                   f"{items.get(mine + '_secret')}, want {pid}_secret")
-        if env.get("RLOG_SERVER_KEY"):
-            check(items.get(expand(env["RLOG_SERVER_KEY"], own)) == pid,
+        # what the client socket presents (the shared certificate, else the
+        # node's own): the probes' server key is its public half
+        presents = shared or node_cert
+        cert = items.get(expand(presents, own) + "_secret") if presents else None
+        if shared:
+            shared_keys.add(cert)
+        if env.get("RLOG_SERVER_KEY") and cert:
+            want_key = cert[:-len("_secret")]
+            check(items.get(expand(env["RLOG_SERVER_KEY"], own)) == want_key,
                   f"{name}: pod {pid}'s probes expect the server key "
-                  f"{items.get(expand(env['RLOG_SERVER_KEY'], own))}, want {pid}")
+                  f"{items.get(expand(env['RLOG_SERVER_KEY'], own))}, want {want_key} "
+                  "(the public half of the client socket's certificate)")
+    shared_key = None
+    if shared and check(len(shared_keys) == 1 and None not in shared_keys,
+                        f"{name}: the pods' client sockets present {sorted(map(str, shared_keys))}, "
+                        "want one certificate for all"):
+        shared_key = shared_keys.pop()[:-len("_secret")]
+        check(shared_key not in ids,
+              f"{name}: the client sockets present {shared_key}, a node's key "
+              "(every pod could pose as it to the others; rlogd refuses it)")
     clients = env.get("RLOG_CURVE_ALLOW_CLIENTS")
     check(clients and any(p.startswith(clients + "/") for p in items),
           f"{name}: client key directory empty")
@@ -172,6 +209,9 @@ def check_pod(sts, nodes, headless, docs):
     for d in (clients, nodes_dir):
         check(not any(d and p.startswith(d + "/") and p.endswith("_secret") for p in items),
               f"{name}: a secret key in {d}")
+        check(not any(d and p.startswith(d + "/") and k in (shared_key, f"{shared_key}_secret")
+                      for p, k in items.items()),
+              f"{name}: the client sockets' certificate {shared_key} in {d}")
     for s in [d for d in docs if d["kind"] == "Secret"]:
         if s["metadata"]["name"] != secret:
             continue
@@ -180,8 +220,14 @@ def check_pod(sts, nodes, headless, docs):
         check(not missing, f"{name}: the Secret {secret} lacks {sorted(missing)}")
         for k, v in data.items():
             check(b"curve" in base64.b64decode(v), f"Secret {secret}: {k} is no CURVE certificate")
-        publics = [base64.b64decode(data[pid]) for pid in ids if pid in data]
-        check(len(set(publics)) == len(publics), f"Secret {secret}: two nodes share a certificate")
+        publics = [public_key(base64.b64decode(data[pid])) for pid in ids if pid in data]
+        if shared_key in data and f"{shared_key}_secret" in data:
+            mine = public_key(base64.b64decode(data[shared_key]))
+            check(mine == public_key(base64.b64decode(data[f"{shared_key}_secret"])),
+                  f"Secret {secret}: {shared_key} and {shared_key}_secret hold different keys")
+            publics.append(mine)
+        check(None not in publics and len(set(publics)) == len(publics),
+              f"Secret {secret}: two nodes, or a node and the client sockets, share a key")
     return labels
 
 

@@ -9,7 +9,8 @@
 #                        the manifests on stdout (deploy/k8s/render.py)
 #   make k8s-keys [K8S_NODES=5]
 #                        CURVE certificates in deploy/k8s/keys/ (deploy/k8s/keys.sh):
-#                        one per node (rlog-0..), healthcheck, operator
+#                        one per node (rlog-0..), cluster (every client port's),
+#                        healthcheck, operator
 #   make k8s-venv        only the virtual environment $(K8S_VENV): python3 -m venv
 #                        and pip install of deploy/k8s/requirements.txt (pinned;
 #                        needs PyPI once; validating then needs no network)

@@ -8,6 +8,8 @@
 #                 pod name; NAME: render.py's --name, default rlog; NODES
 #                 default 3). More nodes later: run it again with the new
 #                 count, the existing certificates stay
+#   cluster       the one every node's client port presents (rlogd
+#                 --curve-client-cert): clients' --server-key for every pod
 #   healthcheck   the probes' client key (and `kubectl exec POD -- logcli ...`)
 #   operator      a client key for people (logcli outside the cluster)
 # The secret files are mode 0600: only render.py and kubectl read them here;
@@ -30,7 +32,7 @@ ids=$(i=0; while [ "$i" -lt "$nodes" ]; do echo "$name-$i"; i=$((i + 1)); done)
 umask 077
 mkdir -p "$dir"
 made=0
-for f in $ids healthcheck operator; do
+for f in $ids cluster healthcheck operator; do
     if [ -f "$dir/$f" ] && [ -f "$dir/${f}_secret" ]; then
         continue
     fi
@@ -38,11 +40,11 @@ for f in $ids healthcheck operator; do
     "$logcli" keygen "$dir/$f" >/dev/null
     made=$((made + 1))
 done
-for f in $ids healthcheck operator; do chmod 0644 "$dir/$f"; done
+for f in $ids cluster healthcheck operator; do chmod 0644 "$dir/$f"; done
 chmod 0600 "$dir"/*_secret
-echo "keys: $dir: $made new certificate(s) of $(echo "$ids" | tr '\n' ' ')healthcheck, operator (secrets mode 0600)"
+echo "keys: $dir: $made new certificate(s) of $(echo "$ids" | tr '\n' ' ')cluster, healthcheck, operator (secrets mode 0600)"
 files=""
 for f in $ids; do files="$files $f ${f}_secret"; done
-files="$files healthcheck healthcheck_secret operator"
+files="$files cluster cluster_secret healthcheck healthcheck_secret operator"
 echo "keys: the Secret: deploy/k8s/render.py --nodes $nodes --keys $dir | kubectl apply -n NAMESPACE -f -, or"
 echo "  kubectl create secret generic $name-keys -n NAMESPACE$(for f in $files; do printf ' --from-file=%s' "$dir/$f"; done)"

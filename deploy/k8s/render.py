@@ -10,14 +10,17 @@ how to run it, add a node, replace one, back one up.
 
 What it makes (NAME = --name, default rlog):
   Secret NAME-keys           only with --keys DIR (deploy/k8s/keys.sh DIR N makes
-                             DIR): the CURVE certificates; without it, create
-                             the Secret yourself (docs/DEPLOY.md)
+                             DIR): the CURVE certificates (each node's own, the
+                             shared client-facing one, the client keys);
+                             without it, create the Secret yourself
+                             (docs/DEPLOY.md)
   Service NAME-headless      clusterIP None, publishNotReadyAddresses: every
                              pod's DNS name (POD.NAME-headless), ready or not:
                              the nodes find each other by it
   Service NAME               the client port (5555) of every pod that is ready:
                              a secondary names the master (NOT_MASTER), clients
-                             follow it
+                             follow it; every client port presents the same
+                             key (cluster), so one server key does for all
   StatefulSet NAME           N pods, NAME-0..NAME-(N-1), each an elected node:
                              rlogd node --id POD --peers NAME-0=...,NAME-1=...
                              (the same list for all); whichever the majority
@@ -27,9 +30,8 @@ What it makes (NAME = --name, default rlog):
 
 One StatefulSet, one pod template: the image has no shell (FROM scratch), so
 everything that differs between the pods comes from the pod's own name, by
-the downward API (RLOG_ID) and $(RLOG_ID) in the arguments and environment:
-its id, its certificate, its key for its probes. The node's command is made
-in one place, role_spec() below.
+the downward API (RLOG_ID) and $(RLOG_ID) in the arguments: its id and its
+certificate. The node's command is made in one place, role_spec() below.
 
 Only the standard library: it runs with any python3.
 """
@@ -47,6 +49,12 @@ UID = 10001
 # logcli's probe: exit 0 when the node answers on its own client port, with
 # the client key and server key of the container's environment.
 PROBE = ["/usr/local/bin/logcli", "--retry-ms", "500", "--retries", "2", "status"]
+# The certificate every node's client socket presents (--curve-client-cert),
+# the same on all of them: a client with its public half as its one server key
+# is answered by any pod and follows NOT_MASTER and failovers. A certificate of
+# its own, never a node's (rlogd refuses that): the links between nodes keep
+# each node's key.
+CLIENT_CERT = "cluster"
 
 
 def node_ids(a):
@@ -56,12 +64,13 @@ def node_ids(a):
 
 def key_files(a):
     """The Secret's keys (= file names in deploy/k8s/keys.sh's DIR): each
-    node's certificate, named by its id, the probes' client key, and the
-    public half of the operator's."""
+    node's certificate, named by its id, the shared client-facing one, the
+    probes' client key, and the public half of the operator's."""
     files = []
     for i in node_ids(a):
         files += [i, f"{i}_secret"]
-    return files + ["healthcheck", "healthcheck_secret", "operator"]
+    return files + [CLIENT_CERT, f"{CLIENT_CERT}_secret",
+                    "healthcheck", "healthcheck_secret", "operator"]
 
 
 # ---- a small YAML writer (block style, the subset these manifests use) ------
@@ -158,11 +167,15 @@ def role_spec(a):
     # each pod's alone, so each pod sees them all and uses its own (its
     # --curve-secret). The public halves, one file per node id under
     # /keys/nodes, bind each id to its own key: a vote or an ACK counts only
-    # under the key of the id it claims. Client keys apart, under /keys/clients.
+    # under the key of the id it claims. The shared client-facing certificate
+    # in neither directory (it is no node's key, and no client's). Client keys
+    # apart, under /keys/clients.
     keys = []
     for i in node_ids(a):
         keys += [key_item(f"{i}_secret", f"{i}_secret"), key_item(i, f"nodes/{i}")]
-    keys += [key_item("healthcheck_secret", "healthcheck_secret"),
+    keys += [key_item(f"{CLIENT_CERT}_secret", f"{CLIENT_CERT}_secret"),
+             key_item(CLIENT_CERT, CLIENT_CERT),
+             key_item("healthcheck_secret", "healthcheck_secret"),
              key_item("healthcheck", "clients/healthcheck"),
              key_item("operator", "clients/operator")]
     return {
@@ -175,11 +188,14 @@ def role_spec(a):
                 env("RLOG_FSYNC", a.fsync),
                 env("RLOG_CURVE_ALLOW_NODES", "/keys/nodes"),
                 env("RLOG_CURVE_ALLOW_CLIENTS", "/keys/clients"),
+                # the client socket's certificate, the same on every pod
+                env("RLOG_CURVE_CLIENT_CERT", f"/keys/{CLIENT_CERT}"),
                 # logcli's, in the probes and in `kubectl exec POD -- logcli ...`:
-                # the healthcheck client key, and the node's own public key as
-                # the server's (rlogd's own certificate is its --curve-secret)
+                # the healthcheck client key, and the public half of the client
+                # socket's certificate as the server's (rlogd's own certificate
+                # is its --curve-secret)
                 env("RLOG_CURVE_SECRET", "/keys/healthcheck"),
-                env("RLOG_SERVER_KEY", "/keys/nodes/$(RLOG_ID)")],
+                env("RLOG_SERVER_KEY", f"/keys/{CLIENT_CERT}")],
         "keys": keys,
     }
 
@@ -291,7 +307,8 @@ render again).
                 data[k] = base64.b64encode(f.read()).decode()
         docs.append(document(f"""\
 The CURVE certificates (from {a.keys}): {a.name}-0..{n - 1}, each node's own, named
-by its id; healthcheck the probes' client key, operator a client key for people.
+by its id; {CLIENT_CERT} the one every client port presents (clients' server key);
+healthcheck the probes' client key, operator a client key for people.
 Every pod sees every node's certificate and uses its own (--curve-secret
 /keys/$(RLOG_ID)); the peer sockets admit each node under its own id and key
 (/keys/nodes/ID); every client port admits healthcheck and operator (/keys/clients).
@@ -315,7 +332,8 @@ logcli -e tcp://POD.{a.name}-headless:5555).
 The clients' address, {a.name}:5555: every pod whose readiness probe passes. Any
 node answers reads and status; an append that reaches a secondary is refused
 with NOT_MASTER, which names the master (POD.{a.name}-headless...:5555), and
-librlog and logcli send it on there.
+librlog and logcli send it on there. Under CURVE every pod's client port
+presents the same key, {CLIENT_CERT}: a client's one server key for all of them.
 """, {"apiVersion": "v1", "kind": "Service",
       "metadata": {"name": a.name, "labels": labels(a)},
       "spec": {"selector": labels(a),
