@@ -114,7 +114,8 @@ static unsigned s_touch (const proto_msg_t *msg, int rc, const uint8_t *input, s
         sum += msg->data[i];
     CHECK (msg->payload_count <= PROTO_LIST_MAX_ENTRIES);
     for (size_t p = 0; p < msg->payload_count; p++) {
-        CHECK (msg->payloads[p].size >= 1);
+        //  Size 0 is an epoch marker's entry (PROTOCOL.md, LIST_REPLY).
+        CHECK (msg->payloads[p].size <= BIG_LIMIT);
         CHECK (s_within (msg->payloads[p].data, msg->payloads[p].size, input, size));
         for (size_t i = 0; i < msg->payloads[p].size; i++)
             sum += msg->payloads[p].data[i];

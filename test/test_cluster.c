@@ -1046,3 +1046,51 @@ Test (cluster, clients_in_parallel_threads)
     pthread_barrier_destroy (&barrier);
     close (dead_fd);
 }
+
+static bool s_pred_waiting (const rlog_status_t *status, void *arg)
+{
+    (void)arg;
+    return status->waiting >= 1;
+}
+
+//  Acknowledgements count only nodes that hold the entry. A secondary that
+//  leaves (SIGTERM) and comes back says HELLO on a new connection, which
+//  ends what its old one had acked: a w=3 append waiting meanwhile must go
+//  on waiting until the returning node holds it (its --delay-ms holds its
+//  WELCOME and everything after back), not be answered at the HELLO with
+//  the other secondary's ACK counted twice.
+Test (cluster, returning_secondary_counts_only_once_it_holds_the_entry)
+{
+    h_cluster_init (&s_cluster, 2, 50);
+    cr_assert (h_start_master (&s_cluster, ""));
+    cr_assert (h_start_secondary (&s_cluster, 0, ""));
+    cr_assert (h_start_secondary (&s_cluster, 1, ""));
+    s_wait_healthy (3);
+    rlog_client_t *client = h_client (&s_cluster.master);
+    s_append (client, "before", 3, 0, RLOG_OK);
+    rlog_client_destroy (&client);
+    h_stop (&s_cluster.secondaries[0], SIGTERM);
+    static async_append_t waiter;
+    memset (&waiter, 0, sizeof waiter);
+    waiter.node = &s_cluster.master;
+    waiter.text = "waits for s1";
+    waiter.w = 3;
+    pthread_t thread;
+    cr_assert_eq (pthread_create (&thread, NULL, s_append_thread, &waiter), 0);
+    cr_assert (h_wait_status (&s_cluster.master, s_pred_waiting, NULL, 10000),
+               "the w=3 append never waited");
+    cr_assert (h_start_secondary (&s_cluster, 0, "--delay-ms 1500"));
+    while (!atomic_load (&waiter.done))
+        zclock_sleep (5); //  polling interval of a condition
+    pthread_join (thread, NULL);
+    cr_assert_eq (waiter.rc, RLOG_OK);
+    //  Answered OK with w=3: s1 holds it now (a node never forgets what it
+    //  acked while it runs).
+    rlog_status_t status;
+    client = h_client (&s_cluster.secondaries[0]);
+    cr_assert_eq (rlog_client_status (client, &status), RLOG_OK);
+    rlog_client_destroy (&client);
+    cr_assert_geq (status.head, waiter.seq,
+                   "a w=3 append was answered OK at seq %llu while s1 held only %llu",
+                   (unsigned long long)waiter.seq, (unsigned long long)status.head);
+}

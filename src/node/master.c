@@ -34,7 +34,6 @@ struct _master_t {
     uint64_t published;
     uint64_t marker; //  seq of this epoch's marker (elected masters), 0 none
     uint64_t held[APPENDS_MAX_NODES];
-    size_t held_count;
     uint8_t verdicts[PROTO_BATCH_MAX_ENTRIES];
     proto_exception_t exceptions[PROTO_EXCEPTIONS_MAX];
     char disk_error[160];
@@ -42,22 +41,34 @@ struct _master_t {
     wire_ratelimit_t stale_epoch_log;
 };
 
-//  Who holds what, for the write concern. A secondary counts only up to
-//  what the master itself holds: w means the master AND w-1 secondaries,
-//  even when the master's own fsync lags (or failed). After an election,
-//  a node counts only once it holds the epoch marker.
-static const uint64_t *s_held (master_t *self)
+//  Who holds what, for the write concern, into self->held; returns how
+//  many nodes that is. A secondary counts only up to what the master
+//  itself holds: w means the master AND w-1 secondaries, even when the
+//  master's own fsync lags (or failed). After an election, a node counts
+//  only once it holds the epoch marker. The count is the return value only:
+//  a count kept beside the array and passed in the same call's arguments
+//  may be read before this runs (C leaves the order of evaluation open),
+//  and then a node that left is counted with what the previous call put in
+//  its slot (another node's acked seq: one ACK counted twice).
+static size_t s_held (master_t *self)
 {
     uint64_t mine = node_durable (self->node);
     self->held[0] = mine;
-    self->held_count = 1 + peers_held (self->peers, self->held + 1, APPENDS_MAX_NODES - 1);
-    for (size_t i = 0; i < self->held_count; i++) {
+    size_t n = 1 + peers_held (self->peers, self->held + 1, APPENDS_MAX_NODES - 1);
+    for (size_t i = 0; i < n; i++) {
         if (self->held[i] > mine)
             self->held[i] = mine;
         if (self->held[i] < self->marker)
             self->held[i] = 0;
     }
-    return self->held;
+    return n;
+}
+
+//  Answer every waiting append whose w is met now.
+static void s_answer_durable (master_t *self)
+{
+    size_t n = s_held (self);
+    appends_durable (self->appends, self->held, n);
 }
 
 int master_mark_epoch (master_t *self)
@@ -138,7 +149,8 @@ static void s_append (master_t *self, const wire_route_t *route, const proto_msg
         appends_abort (self->appends, RLOG_INTERNAL, text);
         return;
     }
-    appends_end (self->appends, (uint64_t)first_seq, s_held (self), self->held_count, node->now);
+    size_t held = s_held (self);
+    appends_end (self->appends, (uint64_t)first_seq, self->held, held, node->now);
 }
 
 static void s_open_session (master_t *self, const wire_route_t *route)
@@ -211,7 +223,7 @@ void master_turn (master_t *self)
     if (store_head (self->store) > store_written (self->store))
         s_commit (self, node_sync_due (self->node));
     s_publish (self);
-    appends_durable (self->appends, s_held (self), self->held_count);
+    s_answer_durable (self);
 }
 
 //  -------------------------------------------------------------------------
@@ -313,7 +325,7 @@ void master_peer (master_t *self, const wire_route_t *route, zmq_msg_t *body,
 
 void master_peer_turn (master_t *self)
 {
-    appends_durable (self->appends, s_held (self), self->held_count);
+    s_answer_durable (self);
 }
 
 //  -------------------------------------------------------------------------
@@ -337,10 +349,10 @@ void master_tick (master_t *self)
     node_t *node = self->node;
     int64_t next = appends_next_deadline (self->appends);
     if (next >= 0 && next <= node->now)
-        appends_expire (self->appends, node->now, s_held (self), self->held_count);
+        appends_expire (self->appends, node->now, self->held, s_held (self));
     if (store_synced (self->store) < store_written (self->store) && node_sync_due (node)) {
         s_commit (self, true);
-        appends_durable (self->appends, s_held (self), self->held_count);
+        s_answer_durable (self);
     }
 }
 
@@ -467,7 +479,7 @@ void master_destroy (master_t **self_p)
         return;
     if (self->appends && self->peers) {
         //  Whoever still waits learns how far its entry got.
-        size_t answered = appends_shutdown (self->appends, s_held (self), self->held_count);
+        size_t answered = appends_shutdown (self->appends, self->held, s_held (self));
         log_info ("master stopping: head %llu, %zu waiting appends answered",
                   (unsigned long long)store_head (self->store), answered);
     }
