@@ -340,7 +340,7 @@ static void s_keygen (const char *name, const char *subdir, const char *public_n
 static void s_node_keys (void)
 {
     for (int i = 0; i < NODES; i++) {
-        char name[16], id[16];
+        char name[24], id[24];
         snprintf (name, sizeof name, "key-n%d", i + 1);
         snprintf (id, sizeof id, "n%d", i + 1);
         s_keygen (name, "nodes", id);
@@ -419,7 +419,7 @@ static void s_start_curve (bool shared)
         s_keygen ("shared", NULL, NULL);
     const char *d = s_cluster.dir;
     for (int i = 0; i < NODES; i++) {
-        char extra[512], client_cert[200] = "";
+        char extra[1024], client_cert[200] = "";
         if (shared)
             snprintf (client_cert, sizeof client_cert, " --curve-client-cert %s/shared", d);
         snprintf (extra, sizeof extra,
