@@ -161,6 +161,18 @@ static bool s_wait_ready (h_cluster_t *cluster, h_node_t *node, bool master)
     return false;
 }
 
+//  ARGV[0..N) plus NODE's extra flags: start it and wait for its ports.
+static bool s_launch (h_cluster_t *cluster, h_node_t *node, char **argv, int n, bool master)
+{
+    char extra_copy[512];
+    snprintf (extra_copy, sizeof extra_copy, "%s", node->extra);
+    n = s_split (extra_copy, argv, n, 64);
+    argv[n] = NULL;
+    unlink (node->ready_path);
+    node->pid = s_spawn (node, argv);
+    return s_wait_ready (cluster, node, master);
+}
+
 static bool s_start (h_cluster_t *cluster, h_node_t *node, bool master, const char *extra)
 {
     char client[64], pub[64], peer[64], hb[16], replicas[16];
@@ -202,13 +214,7 @@ static bool s_start (h_cluster_t *cluster, h_node_t *node, bool master, const ch
     argv[n++] = hb;
     argv[n++] = (char *)"--ready-file";
     argv[n++] = node->ready_path;
-    char extra_copy[512];
-    snprintf (extra_copy, sizeof extra_copy, "%s", node->extra);
-    n = s_split (extra_copy, argv, n, 64);
-    argv[n] = NULL;
-    unlink (node->ready_path);
-    node->pid = s_spawn (node, argv);
-    return s_wait_ready (cluster, node, master);
+    return s_launch (cluster, node, argv, n, master);
 }
 
 bool h_start_master (h_cluster_t *cluster, const char *extra)
@@ -293,14 +299,8 @@ bool h_start_node (h_cluster_t *cluster, int i, const char *extra)
     argv[n++] = hb;
     argv[n++] = (char *)"--ready-file";
     argv[n++] = node->ready_path;
-    char extra_copy[512];
-    snprintf (extra_copy, sizeof extra_copy, "%s", node->extra);
-    n = s_split (extra_copy, argv, n, 64);
-    argv[n] = NULL;
-    unlink (node->ready_path);
-    node->pid = s_spawn (node, argv);
     h_cluster_t scratch = *cluster; //  its pub/peer ports are not the cluster's
-    return s_wait_ready (&scratch, node, true);
+    return s_launch (&scratch, node, argv, n, true);
 }
 
 static bool s_pred_master (const rlog_status_t *status, void *arg)
